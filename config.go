@@ -1,0 +1,93 @@
+package byocp
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+
+	"github.com/byocp/byocp/peering"
+	"github.com/byocp/byocp/trunk"
+)
+
+// ErrConfig is wrapped by every error Config.Validate returns.
+var ErrConfig = errors.New("byocp: invalid configuration")
+
+// MediaConfig says where the relay takes its ports.
+type MediaConfig struct {
+	// IP is the local address media ports bind to. Required.
+	IP netip.Addr
+	// AdvertiseIP is the address written into SDP c= lines on both legs;
+	// default IP. Required when IP is unspecified (0.0.0.0 or ::).
+	AdvertiseIP netip.Addr
+	// PortMin and PortMax bound the RTP ports (RTCP uses port+1);
+	// default 20000-29999. Each call uses two ports per leg.
+	PortMin, PortMax int
+}
+
+// Config configures a Bridge.
+type Config struct {
+	// Trunk is the carrier side.
+	Trunk trunk.Config
+	// Peering is the Zoom side.
+	Peering peering.Config
+	// Media configures the RTP/SRTP relay.
+	Media MediaConfig
+	// MaxCalls bounds concurrent calls; further INVITEs get 503 with
+	// Retry-After. 0 means no limit beyond the media port range.
+	MaxCalls int
+	// UnreachableStatus is sent to the caller when the other side cannot be
+	// reached at all (transport failure or no response); default 503.
+	UnreachableStatus int
+	// OnCallEnd, if set, receives a record of every call when it ends,
+	// after its ports are released and it no longer counts in ActiveCalls.
+	// It runs on the call's goroutine and should return quickly.
+	OnCallEnd func(CallRecord)
+	// Logger receives the Bridge's logs; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Validate checks the configuration. Errors wrap ErrConfig and name the
+// field, e.g. "Peering.RootCAs: ...".
+func (c Config) Validate() error {
+	if err := c.Trunk.Validate(); err != nil {
+		return fmt.Errorf("%w: Trunk.%v", ErrConfig, err)
+	}
+	if err := c.Peering.Validate(); err != nil {
+		return fmt.Errorf("%w: Peering.%v", ErrConfig, err)
+	}
+	if !c.Media.IP.IsValid() {
+		return fmt.Errorf("%w: Media.IP: required", ErrConfig)
+	}
+	if c.Media.IP.IsUnspecified() && !c.Media.AdvertiseIP.IsValid() {
+		return fmt.Errorf("%w: Media.AdvertiseIP: required when Media.IP is %s", ErrConfig, c.Media.IP)
+	}
+	if c.Media.AdvertiseIP.IsValid() && c.Media.AdvertiseIP.IsUnspecified() {
+		return fmt.Errorf("%w: Media.AdvertiseIP: %s is not an address peers can send to", ErrConfig, c.Media.AdvertiseIP)
+	}
+	minP, maxP := c.Media.ports()
+	if minP < 1024 || maxP > 65535 || maxP-minP < 3 {
+		return fmt.Errorf("%w: Media.PortMin/PortMax: %d-%d must lie within 1024-65535 and hold at least two port pairs", ErrConfig, minP, maxP)
+	}
+	if c.MaxCalls < 0 {
+		return fmt.Errorf("%w: MaxCalls: %d is negative", ErrConfig, c.MaxCalls)
+	}
+	if s := c.UnreachableStatus; s != 0 && (s < 400 || s > 699) {
+		return fmt.Errorf("%w: UnreachableStatus: %d is not a 4xx-6xx status", ErrConfig, s)
+	}
+	return nil
+}
+
+func (m MediaConfig) ports() (int, int) {
+	if m.PortMin == 0 && m.PortMax == 0 {
+		return 20000, 29999
+	}
+	return m.PortMin, m.PortMax
+}
+
+func (m MediaConfig) advertise() netip.Addr {
+	if m.AdvertiseIP.IsValid() {
+		return m.AdvertiseIP
+	}
+	return m.IP
+}

@@ -1,0 +1,24 @@
+package media
+
+import "errors"
+
+var (
+	// ErrBadPortRange is returned by NewPortPool when the address or the
+	// port range cannot hold a single RTP/RTCP port pair.
+	ErrBadPortRange = errors.New("media: bad port range")
+	// ErrNoPorts is returned by PortPool.Allocate when every port pair in
+	// the range is allocated or refused by the operating system.
+	ErrNoPorts = errors.New("media: no free media ports")
+	// ErrUnsupportedSuite is returned by Relay.SetLeg for an SRTP crypto
+	// suite name it does not know.
+	ErrUnsupportedSuite = errors.New("media: unsupported SRTP crypto suite")
+	// ErrBadKey is returned by Relay.SetLeg when a key||salt does not have
+	// the length the suite requires.
+	ErrBadKey = errors.New("media: bad SRTP key length")
+	// ErrBadSide is returned by Relay.SetLeg for a Side other than SideA or
+	// SideB.
+	ErrBadSide = errors.New("media: bad relay side")
+	// ErrBadRemote is returned by Relay.SetLeg when the remote address
+	// cannot be reached from the leg's port (IPv4 versus IPv6).
+	ErrBadRemote = errors.New("media: remote address family does not match the local port")
+)

@@ -1,0 +1,59 @@
+package byocp
+
+import (
+	"time"
+
+	"github.com/byocp/byocp/media"
+)
+
+// Direction says which side placed a call.
+type Direction string
+
+// Call directions.
+const (
+	CarrierToZoom Direction = "carrier->zoom"
+	ZoomToCarrier Direction = "zoom->carrier"
+)
+
+// Who ended an answered call, in CallRecord.HangupBy.
+const (
+	HangupCarrier = "carrier"
+	HangupZoom    = "zoom"
+	HangupBridge  = "bridge"
+)
+
+// CallRecord describes one call through the Bridge: a call detail record.
+type CallRecord struct {
+	ID            string    // the Bridge's own identifier for the call
+	Direction     Direction // who placed the call
+	Caller        string    // E.164 as passed between the legs
+	Callee        string    // E.164
+	CarrierCallID string    // Call-ID on the carrier leg
+	ZoomCallID    string    // Call-ID on the Zoom leg ("" if never sent)
+	Start         time.Time // INVITE received
+	Answered      time.Time // 200 OK sent to the caller; zero if never answered
+	End           time.Time
+	Status        int    // final status sent to the caller (200 when answered)
+	Reason        string // why the call failed or ended, human readable
+	HangupBy      string // HangupCarrier, HangupZoom or HangupBridge; "" if never answered
+	SRTPSuite     string // SDES suite on the Zoom leg
+	Codec         string // negotiated audio codec, e.g. "PCMU/8000"; "" if none was
+	// Media counts packets per direction; AtoB is carrier->Zoom.
+	Media media.Stats
+}
+
+// SetupTime is the time from INVITE to answer; 0 if never answered.
+func (r CallRecord) SetupTime() time.Duration {
+	if r.Answered.IsZero() {
+		return 0
+	}
+	return r.Answered.Sub(r.Start)
+}
+
+// Duration is the answered time of the call; 0 if never answered.
+func (r CallRecord) Duration() time.Duration {
+	if r.Answered.IsZero() {
+		return 0
+	}
+	return r.End.Sub(r.Answered)
+}
