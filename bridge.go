@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/byocp/byocp/media"
 	"github.com/byocp/byocp/peering"
@@ -33,6 +36,7 @@ type Bridge struct {
 	mu     sync.Mutex
 	closed bool
 	calls  int
+	panics atomic.Uint64 // recovered in call goroutines
 
 	closeOnce sync.Once
 	closeErr  error
@@ -50,6 +54,8 @@ func New(cfg Config) (*Bridge, error) {
 	if cfg.UnreachableStatus == 0 {
 		cfg.UnreachableStatus = 503
 	}
+	cfg.MediaTimeout = orDefault(cfg.MediaTimeout, defaultMediaTimeout)
+	cfg.HoldTimeout = orDefault(cfg.HoldTimeout, defaultHoldTimeout)
 	b := &Bridge{cfg: cfg, log: cfg.Logger, ready: make(chan struct{})}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 
@@ -155,10 +161,51 @@ func (b *Bridge) serve(in *sip.ServerCall, dir Direction) {
 		return
 	}
 	c := newCall(b, in, dir)
-	c.run()
+	b.runCall(c)
 	b.release()
 	// Reported after release: the call no longer counts and its ports are free.
 	if b.cfg.OnCallEnd != nil {
 		b.cfg.OnCallEnd(c.rec)
 	}
+}
+
+// runCall runs one call and survives its panic: the call's deferred
+// cleanup (relay, ports) has run by then, the caller gets 500 if it had no
+// final response yet, and the panic is logged and counted.
+func (b *Bridge) runCall(c *call) {
+	defer func() {
+		if v := recover(); v != nil {
+			b.panics.Add(1)
+			c.log.Error("panic in call, call ended", "panic", fmt.Sprint(v), "carrier_call_id", c.rec.CarrierCallID,
+				"zoom_call_id", c.rec.ZoomCallID, "stack", string(debug.Stack()))
+			_ = c.in.Reject(500, "Server Internal Error")
+			c.rec.Status, c.rec.Reason = 500, fmt.Sprintf("internal error: %v", v)
+		}
+	}()
+	c.run()
+}
+
+// Stats are a Bridge's counters of refused, malformed and survived input.
+type Stats struct {
+	Carrier sip.EndpointStats // the carrier side's SIP endpoint
+	Zoom    sip.EndpointStats // the Zoom side's SIP endpoint
+	// CallPanics counts panics recovered in call goroutines: each ended
+	// its call and nothing else.
+	CallPanics uint64
+}
+
+// Stats returns the Bridge's counters.
+func (b *Bridge) Stats() Stats {
+	return Stats{Carrier: b.trunk.Stats(), Zoom: b.peering.Stats(), CallPanics: b.panics.Load()}
+}
+
+// orDefault returns def for zero, zero (disabled) for negative, v otherwise.
+func orDefault(v, def time.Duration) time.Duration {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
 }

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/byocp/byocp"
-	"github.com/byocp/byocp/internal/fakepeer"
 	"github.com/byocp/byocp/peering"
 	"github.com/byocp/byocp/peering/peeringtest"
 	"github.com/byocp/byocp/sdp"
@@ -24,12 +23,12 @@ const audioPackets = 50
 
 // exchangeAudio sends audioPackets each way and checks that at least 90 %
 // arrive intact on each side.
-func exchangeAudio(t *testing.T, a, b *fakepeer.Call) {
+func exchangeAudio(t *testing.T, a, b fakeCall) {
 	t.Helper()
 	if err := a.TalkWith(ctxFor(t, 10*time.Second), b, audioPackets); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []*fakepeer.Call{a, b} {
+	for _, c := range []fakeCall{a, b} {
 		if got := c.Media().Intact; got < audioPackets*9/10 {
 			t.Errorf("%s received %d intact packets of %d (%+v)", c.Description(), got, audioPackets, c.Media())
 		}
@@ -40,7 +39,7 @@ func exchangeAudio(t *testing.T, a, b *fakepeer.Call) {
 }
 
 // answered waits for an incoming fake call to be answered.
-func answered(t *testing.T, c *fakepeer.Call) {
+func answered(t *testing.T, c fakeCall) {
 	t.Helper()
 	select {
 	case <-c.Answered():
@@ -49,7 +48,7 @@ func answered(t *testing.T, c *fakepeer.Call) {
 	}
 }
 
-func waitDone(t *testing.T, c *fakepeer.Call, what string) {
+func waitDone(t *testing.T, c fakeCall, what string) {
 	t.Helper()
 	select {
 	case <-c.Done():
@@ -127,7 +126,7 @@ func TestHangupFromCalledSide(t *testing.T) {
 
 func TestCancelBeforeAnswer(t *testing.T) {
 	r := newRig(t, nil)
-	r.zoom.SetBehavior(trunktest.Behavior{Ring: time.Minute})
+	r.zoom.SetBehavior(peeringtest.Behavior{Ring: time.Minute})
 	ctx := ctxFor(t, 20*time.Second)
 	dialCtx, cancel := ctxWithCancel(ctx)
 	errc := make(chan error, 1)
@@ -332,7 +331,7 @@ func TestIPv6Loopback(t *testing.T) {
 
 func TestOverload503RetryAfter(t *testing.T) {
 	r := newRig(t, func(c *byocp.Config) { c.MaxCalls = 1 })
-	r.zoom.SetBehavior(trunktest.Behavior{Ring: time.Minute})
+	r.zoom.SetBehavior(peeringtest.Behavior{Ring: time.Minute})
 	ctx := ctxFor(t, 20*time.Second)
 	first, cancel := ctxWithCancel(ctx)
 	defer cancel()
@@ -432,7 +431,7 @@ func TestEarlyMediaBeforeAnswer(t *testing.T) {
 	r.zoom.SetBehavior(peeringtest.Behavior{EarlyMedia: true, Ring: 2 * time.Second})
 	ctx := ctxFor(t, 20*time.Second)
 	type result struct {
-		call *fakepeer.Call
+		call *trunktest.Call
 		err  error
 	}
 	placed := make(chan result, 1)

@@ -1,14 +1,12 @@
 package byocp
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -16,9 +14,6 @@ import (
 	"github.com/byocp/byocp/sdp"
 	"github.com/byocp/byocp/sip"
 )
-
-// offerSuite is the single SDES suite byocp offers to Zoom.
-const offerSuite = sdp.SuiteAESCM128HMACSHA180
 
 // hangupTimeout bounds the BYE sent when a call is torn down.
 const hangupTimeout = 5 * time.Second
@@ -28,6 +23,8 @@ type side interface {
 	Parties(inv *sip.Invite) (from, to sip.Party, err error)
 	Dial(ctx context.Context, from, to sip.Party, offer []byte, onProvisional func(sip.Response)) (*sip.ClientCall, error)
 	Codecs() []string
+	SessionTimers() sip.SessionTimers
+	RelayInfo() []string
 }
 
 // callError is a failure to send to the caller as a final response.
@@ -35,6 +32,10 @@ type callError struct {
 	status int
 	reason string
 	detail string
+	// warn sends detail in a Warning header: only for problems with the
+	// caller's own request, never for what the far leg sent.
+	warn bool
+	hdrs []sip.Header
 }
 
 func (e *callError) Error() string { return fmt.Sprintf("%d %s: %s", e.status, e.reason, e.detail) }
@@ -43,8 +44,17 @@ func notAcceptable(format string, args ...any) *callError {
 	return &callError{status: 488, reason: "Not Acceptable Here", detail: fmt.Sprintf(format, args...)}
 }
 
+// offerNotAcceptable is a 488 about the caller's own offer, explained to
+// the caller in a Warning.
+func offerNotAcceptable(format string, args ...any) *callError {
+	e := notAcceptable(format, args...)
+	e.warn = true
+	return e
+}
+
 // call is one call through the Bridge: an incoming leg, an outgoing leg and
-// the relay between them.
+// the relay between them. It is owned by the goroutine that runs it: the
+// setup in run, then the event loop in serve (engine.go).
 type call struct {
 	b      *Bridge
 	log    *slog.Logger
@@ -54,24 +64,38 @@ type call struct {
 	out    side
 	inZoom bool // the incoming leg is the Zoom leg
 
-	relay     *media.Relay
-	inPort    *media.Port
-	outPort   *media.Port
-	inOrigin  *sdp.Origin
-	outOrigin *sdp.Origin
+	relay   *media.Relay
+	inPort  *media.Port
+	outPort *media.Port
 
-	inOffer     sdp.Media  // the caller's offer
-	inCrypto    sdp.Crypto // Zoom's crypto line we answer (incoming Zoom leg)
-	inLocalKey  []byte     // our key on the incoming Zoom leg
-	outOffer    sdp.Media  // what we offered on the outgoing leg
-	lastInSDP   []byte     // last SDP sent to the caller
-	earlyAnswer []byte     // SDP of the last provisional response with one
+	// Offer/answer state per leg (sdp.Leg): the caller's leg and the leg
+	// byocp dialled. Each has its own o= line, codecs, payload types,
+	// direction and keys.
+	inSDP, outSDP *sdp.Leg
+	delayed       bool                   // the caller's INVITE had no SDP (Delayed Offer)
+	inOffer       sdp.Media              // the caller's offer as the other leg needs it
+	early         map[earlyDialog][]byte // the last SDP of each early dialog (forks)
+	earlyIn       []byte                 // byocp's early answer to the caller (in a 183)
+
+	// The established call's event loop (engine.go).
+	legs         [2]*leg // in, out
+	events       chan event
+	done         chan struct{} // closed when the call has ended
+	ending       *endReason
+	refreshing   *leg      // a session refresh byocp sent is on its way
+	offer        *relayOp  // a re-offer being relayed between the legs
+	mediaSince   time.Time // silence on the legs counts from here
+	mediaCheckAt time.Time
 }
+
+// earlyDialog names an early dialog on the callee's leg: a peer tried
+// (Call-ID) and a fork of it (To tag).
+type earlyDialog struct{ callID, toTag string }
 
 func newCall(b *Bridge, in *sip.ServerCall, dir Direction) *call {
 	id := make([]byte, 8)
 	_, _ = rand.Read(id)
-	c := &call{b: b, in: in, inZoom: dir == ZoomToCarrier}
+	c := &call{b: b, in: in, inZoom: dir == ZoomToCarrier, done: make(chan struct{})}
 	c.rec = CallRecord{ID: hex.EncodeToString(id), Direction: dir, Start: time.Now()}
 	if c.inZoom {
 		c.inSide, c.out = b.peering, b.trunk
@@ -92,6 +116,8 @@ func (c *call) mediaSide(zoom bool) media.Side {
 	return media.SideA
 }
 
+// run is the call's setup: from the caller's INVITE to the answer, then
+// the established call's event loop, then the cleanup.
 func (c *call) run() {
 	defer c.finish()
 	inv := c.in.Invite()
@@ -99,25 +125,30 @@ func (c *call) run() {
 
 	from, to, err := c.inSide.Parties(inv)
 	if err != nil {
-		c.reject(&callError{status: 484, reason: "Address Incomplete", detail: err.Error()})
+		c.reject(&callError{status: 484, reason: "Address Incomplete", detail: err.Error(), warn: true})
 		return
 	}
 	c.rec.Caller, c.rec.Callee = from.Number, to.Number
 
-	if cerr := c.acceptOffer(inv); cerr != nil {
-		c.reject(cerr)
+	// The caller's session timer: refused before anything else is spent.
+	inTimer, inTimerHdrs, small := answerTimer(sip.SessionTimerOf(inv.Header), c.inSide.SessionTimers(), time.Now())
+	if small != nil {
+		c.reject(&callError{status: 422, reason: "Session Interval Too Small", detail: small.Error(), hdrs: []sip.Header{small.Header()}})
 		return
 	}
 	if cerr := c.setupMedia(); cerr != nil {
 		c.reject(cerr)
 		return
 	}
-	offer, err := sdp.Marshal(c.outOrigin, c.outOffer)
-	if err != nil {
-		c.reject(&callError{status: 500, reason: "Server Internal Error", detail: err.Error()})
+	offer, cerr := c.acceptOffer(inv)
+	if cerr != nil {
+		c.reject(cerr)
 		return
 	}
 
+	// In-dialog requests of the caller's leg come to this call from the
+	// moment the 200 is sent.
+	inReqs := c.in.TakeRequests()
 	// The outgoing INVITE lives as long as the caller's and the Bridge's.
 	ctx, cancel := context.WithCancel(c.in.Context())
 	stop := context.AfterFunc(c.b.ctx, cancel)
@@ -128,6 +159,7 @@ func (c *call) run() {
 		c.dialFailed(err)
 		return
 	}
+	outReqs := out.TakeRequests()
 	if c.inZoom {
 		c.rec.CarrierCallID = out.CallID()
 	} else {
@@ -135,18 +167,14 @@ func (c *call) run() {
 	}
 
 	answer := out.Answer()
-	body := answer.Body
-	if !answer.HasSDP() {
-		body = c.earlyAnswer // the answer may have come in a 183 already
-	}
-	inSDP, cerr := c.applyAnswer(body)
+	inBody, cerr := c.takeAnswer(answer)
 	if cerr != nil {
 		c.log.Warn("unusable answer, hanging up", "error", cerr)
 		c.hangupLeg(out.Hangup)
 		c.reject(cerr)
 		return
 	}
-	if err := c.in.Answer(c.b.ctx, inSDP); err != nil {
+	if err := c.in.Answer(c.b.ctx, inBody, inTimerHdrs...); err != nil {
 		c.log.Info("caller did not take the answer", "error", err)
 		done := make(chan struct{})
 		go func() { c.hangupLeg(out.Hangup); close(done) }()
@@ -159,26 +187,39 @@ func (c *call) run() {
 		c.rec.HangupBy = HangupBridge
 		return
 	}
-	c.rec.Answered = time.Now()
+	now := time.Now()
+	c.rec.Answered = now
 	c.rec.Status = 200
 	c.log.Info("call answered", "setup", c.rec.SetupTime().String())
-
-	select {
-	case <-c.in.Done():
-		c.rec.HangupBy = c.legName(c.inZoom)
-		c.rec.Reason = string(c.in.Cause())
-		c.hangupLeg(out.Hangup)
-	case <-out.Done():
-		c.rec.HangupBy = c.legName(!c.inZoom)
-		c.rec.Reason = string(out.Cause())
-		c.hangupLeg(c.in.Hangup)
-	case <-c.b.ctx.Done():
-		c.rec.HangupBy, c.rec.Reason = HangupBridge, "bridge closed"
-		done := make(chan struct{})
-		go func() { c.hangupLeg(out.Hangup); close(done) }()
-		c.hangupLeg(c.in.Hangup)
-		<-done
+	if c.delayed {
+		// Delayed Offer: the caller's answer came in its ACK.
+		if err := c.takeAckAnswer(); err != nil {
+			c.log.Warn("unusable answer in the ACK, hanging up", "error", err)
+			c.hangupLegs(&leg{sip: c.in}, &leg{sip: out})
+			c.rec.HangupBy, c.rec.Reason = HangupBridge, "unusable SDP answer in the caller's ACK"
+			return
+		}
 	}
+
+	inLeg := &leg{name: c.legName(c.inZoom), zoom: c.inZoom, sip: c.in, reqs: inReqs,
+		timers: c.inSide.SessionTimers(), timer: inTimer, update: allows(inv.Header("Allow"), "UPDATE"),
+		infoTypes: c.inSide.RelayInfo()}
+	inLeg.timer.last = now
+	outLeg := &leg{name: c.legName(!c.inZoom), zoom: !c.inZoom, sip: out, reqs: outReqs,
+		timers: c.out.SessionTimers(), timer: dialledTimer(sip.SessionTimerOf(answer.Header), c.out.SessionTimers(), now),
+		update: allows(answer.Header("Allow"), "UPDATE"), infoTypes: c.out.RelayInfo()}
+	c.startMediaWatch(now)
+	c.serve(inLeg, outLeg)
+}
+
+// allows reports whether an Allow header value lists method.
+func allows(allow, method string) bool {
+	for m := range strings.SplitSeq(allow, ",") {
+		if strings.EqualFold(strings.TrimSpace(m), method) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *call) legName(zoom bool) string {
@@ -196,62 +237,7 @@ func (c *call) hangupLeg(hangup func(context.Context) error) {
 	}
 }
 
-// acceptOffer checks the caller's offer against its leg's rules and builds
-// the offer for the other leg.
-func (c *call) acceptOffer(inv *sip.Invite) *callError {
-	if len(inv.Body) == 0 || !strings.HasPrefix(strings.ToLower(inv.ContentType), "application/sdp") {
-		return notAcceptable("INVITE without SDP offer (Early Offer required)")
-	}
-	offer, err := sdp.Parse(inv.Body)
-	if err != nil {
-		return notAcceptable("SDP offer: %v", err)
-	}
-	if offer.Port == 0 || !offer.Addr.IsValid() {
-		return notAcceptable("SDP offer has no active audio stream")
-	}
-	c.inOffer = offer
-	if c.inZoom {
-		if offer.Proto != sdp.ProtoRTPSAVP {
-			return notAcceptable("Zoom leg requires RTP/SAVP, offer has %s", offer.Proto)
-		}
-		prefs := make([]sdp.Suite, 0, len(c.b.peering.SRTPSuites()))
-		for _, s := range c.b.peering.SRTPSuites() {
-			prefs = append(prefs, sdp.Suite(s))
-		}
-		cr, ok := sdp.SelectCrypto(offer.Crypto, prefs)
-		if !ok {
-			return notAcceptable("no acceptable SDES crypto suite offered")
-		}
-		c.inCrypto = cr
-	} else if offer.Proto != sdp.ProtoRTPAVP {
-		return notAcceptable("carrier leg requires RTP/AVP, offer has %s", offer.Proto)
-	}
-	formats := sdp.FilterFormats(sdp.FilterFormats(offer.Formats, c.inSide.Codecs()), c.out.Codecs())
-	if !sdp.HasAudioCodec(formats) {
-		return notAcceptable("no codec in common with the other leg")
-	}
-	c.outOffer = sdp.Media{
-		Addr:      c.b.cfg.Media.advertise(),
-		Proto:     sdp.ProtoRTPAVP,
-		Formats:   formats,
-		Ptime:     offer.Ptime,
-		Direction: offer.Direction,
-	}
-	if !c.inZoom {
-		c.outOffer.Proto = sdp.ProtoRTPSAVP
-		cr, err := sdp.NewCrypto(1, offerSuite)
-		if err != nil {
-			return &callError{status: 500, reason: "Server Internal Error", detail: err.Error()}
-		}
-		c.outOffer.Crypto = []sdp.Crypto{cr}
-		c.rec.SRTPSuite = string(offerSuite)
-	} else {
-		c.rec.SRTPSuite = string(c.inCrypto.Suite)
-	}
-	return nil
-}
-
-// setupMedia takes a port per leg, keys the relay and starts it.
+// setupMedia takes a port per leg and the relay between them.
 func (c *call) setupMedia() *callError {
 	var err error
 	if c.inPort, err = c.b.ports.Allocate(); err != nil {
@@ -264,144 +250,13 @@ func (c *call) setupMedia() *callError {
 		c.inPort = nil
 		return &callError{status: 503, reason: "Service Unavailable", detail: "no media ports"}
 	}
-	c.outOffer.Port = c.outPort.Number()
-	adv := c.b.cfg.Media.advertise()
-	c.inOrigin, c.outOrigin = sdp.NewOrigin(adv), sdp.NewOrigin(adv)
-
 	carrier, zoom := c.inPort, c.outPort
 	if c.inZoom {
 		carrier, zoom = c.outPort, c.inPort
 	}
 	c.relay = media.NewRelay(carrier, zoom, c.log)
-
-	inLeg := media.LegConfig{Remote: netip.AddrPortFrom(c.inOffer.Addr, uint16(c.inOffer.Port))}
-	outLeg := media.LegConfig{}
-	if c.inZoom {
-		local, err := sdp.NewCrypto(c.inCrypto.Tag, c.inCrypto.Suite)
-		if err != nil {
-			return &callError{status: 500, reason: "Server Internal Error", detail: err.Error()}
-		}
-		c.inLocalKey = local.KeySalt
-		inLeg.SRTP = &media.SRTPConfig{Suite: string(c.inCrypto.Suite), LocalKey: c.inLocalKey, RemoteKey: c.inCrypto.KeySalt}
-	} else {
-		outLeg.SRTP = &media.SRTPConfig{Suite: string(offerSuite), LocalKey: c.outOffer.Crypto[0].KeySalt}
-	}
-	if err := c.relay.SetLeg(c.mediaSide(c.inZoom), inLeg); err != nil {
-		return notAcceptable("caller media: %v", err)
-	}
-	if err := c.relay.SetLeg(c.mediaSide(!c.inZoom), outLeg); err != nil {
-		return &callError{status: 500, reason: "Server Internal Error", detail: err.Error()}
-	}
 	c.relay.Start()
 	return nil
-}
-
-// onProvisional relays 180/183 to the caller, with early media when the
-// callee sent SDP.
-func (c *call) onProvisional(res sip.Response) {
-	var body []byte
-	if res.HasSDP() {
-		inSDP, cerr := c.applyAnswer(res.Body)
-		if cerr != nil {
-			c.log.Warn("early SDP ignored", "status", res.StatusCode, "error", cerr)
-		} else {
-			c.earlyAnswer = res.Body
-			body = inSDP
-		}
-	}
-	if err := c.in.Progress(res.StatusCode, res.Reason, body); err != nil {
-		c.log.Debug("provisional not relayed", "status", res.StatusCode, "error", err)
-	}
-}
-
-// applyAnswer checks the callee's answer, points the relay at the callee and
-// returns the SDP answer for the caller.
-func (c *call) applyAnswer(body []byte) ([]byte, *callError) {
-	if len(body) == 0 {
-		return nil, notAcceptable("answer without SDP")
-	}
-	ans, err := sdp.Parse(body)
-	if err != nil {
-		return nil, notAcceptable("SDP answer: %v", err)
-	}
-	if ans.Port == 0 || !ans.Addr.IsValid() {
-		return nil, notAcceptable("answer rejected the audio stream")
-	}
-	formats, err := sdp.AnswerFormats(c.outOffer.Formats, ans.Formats)
-	if err != nil {
-		return nil, notAcceptable("SDP answer: %v", err)
-	}
-	outLeg := media.LegConfig{Remote: netip.AddrPortFrom(ans.Addr, uint16(ans.Port))}
-	if c.outOffer.Proto == sdp.ProtoRTPSAVP {
-		offered := c.outOffer.Crypto[0]
-		if ans.Proto != sdp.ProtoRTPSAVP || len(ans.Crypto) != 1 || ans.Crypto[0].Tag != offered.Tag || ans.Crypto[0].Suite != offered.Suite {
-			return nil, notAcceptable("Zoom answer must carry exactly one a=crypto matching the offered %s", offered.Suite)
-		}
-		outLeg.SRTP = &media.SRTPConfig{Suite: string(offered.Suite), LocalKey: offered.KeySalt, RemoteKey: ans.Crypto[0].KeySalt}
-	} else if ans.Proto != sdp.ProtoRTPAVP || len(ans.Crypto) > 0 {
-		return nil, notAcceptable("carrier answer must be RTP/AVP without a=crypto")
-	}
-	if err := c.relay.SetLeg(c.mediaSide(!c.inZoom), outLeg); err != nil {
-		return nil, notAcceptable("callee media: %v", err)
-	}
-
-	for _, f := range formats {
-		if !f.IsTelephoneEvent() && !f.IsComfortNoise() {
-			c.rec.Codec = fmt.Sprintf("%s/%d", f.Name, f.ClockRate)
-			break
-		}
-	}
-	inAnswer := sdp.Media{
-		Addr:      c.b.cfg.Media.advertise(),
-		Port:      c.inPort.Number(),
-		Proto:     c.inOffer.Proto,
-		Formats:   inFormats(c.inOffer.Formats, formats),
-		Ptime:     ans.Ptime,
-		Direction: ans.Direction,
-	}
-	if c.inZoom {
-		inAnswer.Crypto = []sdp.Crypto{{Tag: c.inCrypto.Tag, Suite: c.inCrypto.Suite, KeySalt: c.inLocalKey}}
-	}
-	if c.lastInSDP != nil {
-		c.inOrigin.Bump()
-	}
-	out, err := sdp.Marshal(c.inOrigin, inAnswer)
-	if err != nil {
-		return nil, &callError{status: 500, reason: "Server Internal Error", detail: err.Error()}
-	}
-	if c.lastInSDP != nil && bytes.Equal(withoutOrigin(out), withoutOrigin(c.lastInSDP)) {
-		return c.lastInSDP, nil // unchanged: keep the version (RFC 3264 §8)
-	}
-	c.lastInSDP = out
-	return out, nil
-}
-
-// inFormats writes the answered formats with the caller's payload types.
-func inFormats(offered, answered []sdp.Format) []sdp.Format {
-	out := make([]sdp.Format, 0, len(answered))
-	for _, a := range answered {
-		f := a
-		for _, o := range offered {
-			if strings.EqualFold(o.Name, a.Name) && o.ClockRate == a.ClockRate {
-				f.PayloadType = o.PayloadType
-				break
-			}
-		}
-		out = append(out, f)
-	}
-	return out
-}
-
-func withoutOrigin(s []byte) []byte {
-	i := bytes.Index(s, []byte("\no="))
-	if i < 0 {
-		return s
-	}
-	j := bytes.IndexByte(s[i+1:], '\n')
-	if j < 0 {
-		return s
-	}
-	return append(append([]byte{}, s[:i]...), s[i+1+j:]...)
 }
 
 // dialFailed turns the outgoing leg's failure into the caller's final response.
@@ -409,16 +264,16 @@ func (c *call) dialFailed(err error) {
 	var se *sip.StatusError
 	switch {
 	case errors.As(err, &se):
-		code, reason := se.Response.StatusCode, se.Response.Reason
-		if code < 400 {
-			code, reason = 480, "Temporarily Unavailable" // redirects are not followed
-		}
+		// Mapped, never copied: the far leg's reason phrase, Warning and
+		// realm stay on its side (see failure.go).
+		code := se.Response.StatusCode
+		status, reason := mapFailure(code)
 		var hdrs []sip.Header
-		if ra := se.Response.Header("Retry-After"); ra != "" {
+		if ra, ok := failureRetryAfter(code, status, se.Response.Header("Retry-After")); ok {
 			hdrs = append(hdrs, sip.Header{Name: "Retry-After", Value: ra})
 		}
-		c.rec.Status, c.rec.Reason = code, "callee answered "+fmt.Sprint(se.Response.StatusCode)
-		if err := c.in.Reject(code, reason, hdrs...); err != nil {
+		c.rec.Status, c.rec.Reason = status, "callee answered "+fmt.Sprint(code)
+		if err := c.in.Reject(status, reason, hdrs...); err != nil {
 			c.log.Debug("final not relayed", "error", err)
 		}
 	case errors.Is(err, sip.ErrCancelled):
@@ -429,34 +284,16 @@ func (c *call) dialFailed(err error) {
 		c.reject(&callError{status: 503, reason: "Service Unavailable", detail: "bridge closing"})
 	default:
 		c.log.Warn("other side unreachable", "error", err)
-		c.reject(&callError{status: c.b.cfg.UnreachableStatus, reason: statusText(c.b.cfg.UnreachableStatus), detail: err.Error()})
+		c.reject(&callError{status: c.b.cfg.UnreachableStatus, reason: reasonPhrase(c.b.cfg.UnreachableStatus), detail: err.Error()})
 	}
-}
-
-func statusText(code int) string {
-	switch code {
-	case 503:
-		return "Service Unavailable"
-	case 480:
-		return "Temporarily Unavailable"
-	case 408:
-		return "Request Timeout"
-	case 500:
-		return "Server Internal Error"
-	case 502:
-		return "Bad Gateway"
-	case 504:
-		return "Server Time-out"
-	}
-	return "Call Failed"
 }
 
 // reject sends a final failure to the caller and records it.
 func (c *call) reject(e *callError) {
 	c.log.Info("call rejected", "status", e.status, "detail", e.detail)
 	c.rec.Status, c.rec.Reason = e.status, e.detail
-	var hdrs []sip.Header
-	if e.status == 488 || e.status == 484 {
+	hdrs := e.hdrs
+	if e.warn {
 		hdrs = append(hdrs, sip.Header{Name: "Warning", Value: `399 byocp "` + sanitize(e.detail) + `"`})
 	}
 	if err := c.in.Reject(e.status, e.reason, hdrs...); err != nil {
@@ -482,6 +319,11 @@ func sanitize(s string) string {
 
 // finish releases the relay and ports and reports the record.
 func (c *call) finish() {
+	select {
+	case <-c.done:
+	default:
+		close(c.done) // setup failed before the event loop: nothing waits
+	}
 	if c.relay != nil {
 		c.rec.Media = c.relay.Stats()
 		_ = c.relay.Close()

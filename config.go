@@ -5,9 +5,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"time"
 
 	"github.com/byocp/byocp/peering"
 	"github.com/byocp/byocp/trunk"
+)
+
+// Media timeout defaults (Config.MediaTimeout, Config.HoldTimeout).
+const (
+	defaultMediaTimeout = 60 * time.Second
+	defaultHoldTimeout  = 2 * time.Hour
 )
 
 // ErrConfig is wrapped by every error Config.Validate returns.
@@ -39,6 +46,14 @@ type Config struct {
 	// UnreachableStatus is sent to the caller when the other side cannot be
 	// reached at all (transport failure or no response); default 503.
 	UnreachableStatus int
+	// MediaTimeout ends an answered call when a leg sends no RTP for this
+	// long while the call is not on hold: its peer or its media path is
+	// gone. Default 60 s; negative disables it.
+	MediaTimeout time.Duration
+	// HoldTimeout ends a call on hold (a leg sendonly, recvonly or
+	// inactive) when neither leg has sent RTP for this long. Default 2 h;
+	// negative disables it.
+	HoldTimeout time.Duration
 	// OnCallEnd, if set, receives a record of every call when it ends,
 	// after its ports are released and it no longer counts in ActiveCalls.
 	// It runs on the call's goroutine and should return quickly.
@@ -71,6 +86,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxCalls < 0 {
 		return fmt.Errorf("%w: MaxCalls: %d is negative", ErrConfig, c.MaxCalls)
+	}
+	if c.MediaTimeout > 0 && c.MediaTimeout < 10*time.Millisecond {
+		return fmt.Errorf("%w: MediaTimeout: %s is too short to be a timeout", ErrConfig, c.MediaTimeout)
+	}
+	if c.HoldTimeout > 0 && c.HoldTimeout < 10*time.Millisecond {
+		return fmt.Errorf("%w: HoldTimeout: %s is too short to be a timeout", ErrConfig, c.HoldTimeout)
 	}
 	if s := c.UnreachableStatus; s != 0 && (s < 400 || s > 699) {
 		return fmt.Errorf("%w: UnreachableStatus: %d is not a 4xx-6xx status", ErrConfig, s)

@@ -23,10 +23,43 @@
 // early media) are relayed back; the answer is checked and rewritten for the
 // caller; the relay decrypts SRTP from Zoom into plain RTP for the carrier
 // and the reverse, leaving payloads untouched. BYE from either side ends the
-// other leg; CANCEL before the answer is relayed; a final failure is relayed
-// back to the caller. The two legs share nothing: each has its own Call-ID,
+// other leg; CANCEL before the answer is relayed; a final failure is mapped
+// to byocp's own status and reason (see failure.go) for the caller. The two legs share nothing: each has its own Call-ID,
 // tags, CSeq, Via, Contact and SDP origin, so neither side learns the
 // other's topology.
+//
+// # The call engine
+//
+// Each call is owned by one goroutine; no other goroutine changes its
+// state. Its life has three stages.
+//
+//   - Setup (call.go, run): the caller's INVITE is checked (numbers, session
+//     timer, offer), the media ports are taken, the other leg is dialled
+//     and its provisional responses relayed (early media is checked
+//     without committing either leg's offer/answer state), and the answer
+//     is committed on both legs and sent to the caller.
+//   - Established (engine.go, serve): an event loop selects on the
+//     in-dialog requests of both legs (sip's TakeRequests), the results of
+//     the requests it sent (posted back as events, so that only the loop
+//     touches the state), one timer for the earliest of each leg's session
+//     refresh and expiry and the next media check, either leg's end, and
+//     the Bridge closing. A re-INVITE or UPDATE with SDP goes through the
+//     leg's sdp.Leg (offeranswer.go): a refresh, a media move or a re-key is
+//     answered on its own leg; a hold, resume or codec change is offered to
+//     the other leg and its answer rewritten for the first, or rolled back
+//     on both legs with the failure mapped. One re-offer is relayed at a
+//     time; a crossing one gets 491. A re-INVITE without SDP gets byocp's
+//     current SDP as an offer and its answer from the ACK. Session timers
+//     (sessiontimer.go) are negotiated per leg: byocp refreshes the legs it
+//     is refresher on and ends the call when a leg's session expires.
+//     The media watch (mediawatch.go) reads the relay's last-packet times
+//     and ends a call whose legs stopped sending (MediaTimeout, or
+//     HoldTimeout while on hold).
+//   - Ending: BYE on the legs still up, the relay and ports released, the
+//     CallRecord (with the reason) delivered.
+//
+// To add an in-dialog method, handle it in onRequest; to add a timer, give
+// its deadline to rearm and its action to onTick.
 //
 // Applications build a Config (or load one, as examples/sbc does from YAML),
 // call New and then Serve or Close. OnCallEnd delivers a CallRecord for

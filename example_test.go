@@ -40,6 +40,7 @@ func ExampleNew() {
 			Peers:        []peering.Peer{{Name: "zone A", Address: zoom.Addr().String()}},
 			Certificates: []tls.Certificate{sbcCert},
 			RootCAs:      pki.Pool(),
+			PeerNames:    []string{peeringtest.ZoomName}, // from Zoom's onboarding material in production
 		},
 		Media:  byocp.MediaConfig{IP: netip.MustParseAddr("127.0.0.1"), PortMin: 41000, PortMax: 41999},
 		Logger: slog.New(slog.DiscardHandler),

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/byocp/byocp"
-	"github.com/byocp/byocp/internal/fakepeer"
 	"github.com/byocp/byocp/peering"
 	"github.com/byocp/byocp/peering/peeringtest"
+	"github.com/byocp/byocp/sip"
 	"github.com/byocp/byocp/trunk"
 	"github.com/byocp/byocp/trunk/trunktest"
 )
@@ -76,6 +76,7 @@ func newRigWith(t testing.TB, base *rig, edit func(*byocp.Config)) *rig {
 			Peers:        []peering.Peer{{Name: "zone A", Address: r.zoom.Addr().String()}},
 			Certificates: []tls.Certificate{sbcCert},
 			RootCAs:      base.pki.Pool(),
+			PeerNames:    []string{peeringtest.ZoomName},
 		},
 		Media:     byocp.MediaConfig{IP: ip, PortMin: 40000, PortMax: 40999},
 		OnCallEnd: func(rec byocp.CallRecord) { r.records <- rec },
@@ -122,9 +123,21 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// fakeCall is a call of either test peer, a *trunktest.Call or a
+// *peeringtest.Call, for the helpers that serve both directions.
+type fakeCall interface {
+	trunktest.Talker
+	Answered() <-chan struct{}
+	Done() <-chan struct{}
+	Invite() *sip.Invite
+	TalkWith(ctx context.Context, other trunktest.Talker, count int) error
+	Hangup(ctx context.Context) error
+	Description() string
+}
+
 // carrierCallsZoom places a call from the fake carrier through the Bridge
 // and waits until the fake Zoom peer has answered it.
-func (r *rig) carrierCallsZoom(t *testing.T, ctx context.Context) (out, in *fakepeer.Call) {
+func (r *rig) carrierCallsZoom(t *testing.T, ctx context.Context) (out *trunktest.Call, in *peeringtest.Call) {
 	t.Helper()
 	out, err := r.carrier.Dial(ctx, r.bridge.TrunkAddr(), "14155550100", "+442079460000")
 	if err != nil {
@@ -139,7 +152,7 @@ func (r *rig) carrierCallsZoom(t *testing.T, ctx context.Context) (out, in *fake
 
 // zoomCallsCarrier places a call from the fake Zoom peer through the Bridge
 // and waits until the fake carrier has answered it.
-func (r *rig) zoomCallsCarrier(t *testing.T, ctx context.Context) (out, in *fakepeer.Call) {
+func (r *rig) zoomCallsCarrier(t *testing.T, ctx context.Context) (out *peeringtest.Call, in *trunktest.Call) {
 	t.Helper()
 	out, err := r.zoom.Dial(ctx, r.bridge.PeeringAddr(), "+442079460000", "+14155550100")
 	if err != nil {

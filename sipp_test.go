@@ -41,20 +41,37 @@ func freeUDPPort(t *testing.T) int {
 }
 
 // runSipp runs sipp to completion; the error reports failed calls, with
-// sipp's logs written to the test log.
+// sipp's logs written to the test log (always with BYOCP_TEST_LOG set).
 func runSipp(t *testing.T, ctx context.Context, sipp string, args ...string) error {
+	return runSippFor(t, ctx, 20*time.Second, sipp, args...)
+}
+
+// runSippFor is runSipp with sipp's global timeout (-timeout, an error):
+// the run fails once it lasts longer.
+func runSippFor(t *testing.T, ctx context.Context, timeout time.Duration, sipp string, args ...string) error {
 	dir := t.TempDir()
-	cmd := exec.CommandContext(ctx, sipp, append(args, "-nostdin", "-timeout", "20s", "-timeout_error", "-trace_err", "-trace_msg")...)
+	cmd := exec.CommandContext(ctx, sipp, append(args, "-nostdin", "-timeout", strconv.Itoa(int(timeout.Seconds()))+"s",
+		"-timeout_error", "-trace_err", "-trace_msg")...)
 	cmd.Dir = dir
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
-	if err != nil {
+	if err != nil || os.Getenv("BYOCP_TEST_LOG") != "" {
 		logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
 		for _, l := range logs {
 			b, _ := os.ReadFile(l)
 			t.Logf("%s:\n%s", filepath.Base(l), b)
 		}
+		if tail := out.Bytes(); err != nil && len(tail) > 0 {
+			// sipp's own last words: an <error> of the scenario, a
+			// fatal error; the statistics screen before them is cut.
+			if len(tail) > 4096 {
+				tail = tail[len(tail)-4096:]
+			}
+			t.Logf("sipp output (end):\n%s", tail)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("sipp %v: %w", args, err)
 	}
 	return nil

@@ -12,18 +12,99 @@
 // the rollover counter and replay window survive re-negotiation.
 //
 // A Relay runs exactly one reader goroutine per side. Each packet is
-// checked to be RTP, decrypted if its leg is SRTP, encrypted if the other
-// leg is SRTP, and sent from the other leg's port to that leg's configured
-// remote address. SSRC, sequence number, timestamp, payload type and
-// payload bytes are forwarded as received. The forward path does not
-// allocate, not even for garbage datagrams.
+// checked to come from an accepted source and to be RTP, decrypted if its
+// leg is SRTP, checked against the SSRC limit, checked to carry an SRTP
+// index not sent yet if the other leg is SRTP, encrypted if so, and sent
+// from the other leg's port to that leg's configured remote address. SSRC,
+// sequence number, timestamp, payload type and payload bytes are forwarded
+// as received. Every datagram is either forwarded or counted in exactly
+// one drop counter of DirectionStats.
+//
+// # What the relay guarantees
+//
+// Sources. A leg with LegConfig.RestrictSources relays only packets whose
+// source IP is the IP of its Remote (the address in the peer's SDP) or
+// lies in its SourceNetworks, from any source port; others are counted as
+// WrongSource before anything else is looked at. IPv4-mapped IPv6
+// addresses compare equal to their IPv4 form. A leg without the
+// restriction (the zero value) accepts any source: on the plain carrier
+// leg that lets anyone who can reach the port put audio into the call, so
+// the Bridge should restrict that leg. The Zoom leg is protected by SRTP
+// authentication either way.
+//
+// SSRCs. A leg relays packets from at most LegConfig.MaxSSRCs SSRCs at a
+// time (DefaultMaxSSRCs, at most MaxSSRCsLimit); packets of further SSRCs
+// are counted as TooManySSRCs. An SSRC from which nothing has been relayed
+// for SSRCIdle stops counting, so a stream that changes SSRC (a carrier
+// re-route, music on hold) keeps working while a flood of made-up SSRCs
+// gets in at most MaxSSRCs per SSRCIdle. On an SRTP leg an SSRC counts only
+// once its packet has authenticated. The table is a fixed array owned by
+// the reader goroutine.
+//
+// SRTP indices. Towards an SRTP leg, no SRTP index is encrypted twice under
+// one key, so AES counter-mode keystream is never reused (RFC 3711 section
+// 9). Per SSRC, the encrypt side keeps the highest index sent, estimated
+// from the 16-bit sequence number exactly as pion's context estimates the
+// rollover counter (RFC 3711 section 3.3.1), and a 64-packet window of the
+// indices below it already sent. A packet whose index was sent already, or
+// lies 64 or more below the highest, is dropped and counted as Duplicate:
+// of two packets with the same SSRC and sequence number, only the first is
+// sent. This state belongs to the LocalKey's context: it is kept while the
+// key is unchanged, never forgotten for an SSRC while the key is in use
+// (an SSRC that lost its slot and comes back cannot reuse an index), and
+// starts afresh with a new key. One key encrypts at most SSRCsPerKey SSRCs;
+// beyond that new SSRCs are counted as TooManySSRCs until a re-key. SetLeg
+// refuses, with ErrKeyReused, a LocalKey the Relay encrypted with before
+// that is not the side's current key, since a new context for it would
+// start again at used indices. Keys must not be shared between Relays: the
+// Bridge draws each from crypto/rand.
+//
+// What protects what:
+//   - Carrier to Zoom (plain RTP in, SRTP out): RestrictSources limits who
+//     can inject; the SSRC limit bounds what an accepted source can add
+//     (and pion's per-SSRC encrypt state, by SSRCsPerKey); the index
+//     window keeps duplicates, forged or not, from being encrypted twice.
+//   - Zoom to carrier (SRTP in, plain RTP out): authentication drops forged
+//     packets (AuthFailed) before any state is created, and pion's 64-packet
+//     replay window drops replayed ones (AuthFailed). Duplicates are not
+//     otherwise removed towards a plain leg: nothing is encrypted there.
+//   - SRTP on both legs: both of the above.
+//
+// # Media timeout
+//
+// Stats tells, per direction, when its ingress leg last sent valid RTP
+// (DirectionStats.LastRTP) and when a packet of it was last forwarded
+// (LastForwarded), so that a call can be ended when a leg falls silent.
+// Valid RTP is a packet that passed the source check, the RTP header
+// check and, on an SRTP leg, authentication and replay protection,
+// whether or not it was then forwarded: RTP from the carrier counts while
+// Zoom's address is not known yet, and so do packets dropped as
+// TooManySSRCs, Duplicate or SendFailed. Refused sources, garbage, forged
+// or replayed SRTP, and SRTP that arrives before the leg's RemoteKey (it
+// cannot be authenticated) do not count. Both times are readings of the
+// monotonic clock the SSRC table reads anyway, truncated to 100 ms: a
+// packet costs one comparison, and one atomic store per 100 ms. The
+// caller polls Stats and owns the policy (the timeout, a longer one while
+// the call is on hold, what to count from before the first packet);
+// RTCP is not read, so it does not count.
+//
+// The forward path does not allocate, not even for garbage datagrams,
+// forged SRTP or refused packets. The one exception is inside pion: a
+// context allocates its state for an SSRC the first time it encrypts it
+// (at most SSRCsPerKey times per key) or authenticates a packet of it.
 //
 // Limits of this version:
 //   - Latching is off: packets go to LegConfig.Remote, never to the source
-//     address of received packets.
+//     address of received packets. A carrier whose media comes from an
+//     address other than its SDP's needs that address in SourceNetworks.
 //   - RTCP is not relayed. The RTCP socket (RTP port + 1) is bound so that
 //     the peer's RTCP does not provoke ICMP port-unreachable, but nothing
 //     reads it. RTCP multiplexed on the RTP port (RFC 5761, payload types
 //     64-95) is dropped as not RTP.
 //   - Datagrams of 2048 bytes or more are dropped.
+//   - A peer that goes back to one of its earlier keys (RemoteKey) gets a
+//     fresh decrypt context, and with it a fresh replay window. Peers must
+//     not reuse keys (RFC 4568); the relay does not check.
+//   - The number of SSRCs that authenticate on an SRTP leg, and so pion's
+//     decrypt state, is bounded only by the peer holding the key.
 package media

@@ -21,4 +21,14 @@ var (
 	// ErrBadRemote is returned by Relay.SetLeg when the remote address
 	// cannot be reached from the leg's port (IPv4 versus IPv6).
 	ErrBadRemote = errors.New("media: remote address family does not match the local port")
+	// ErrBadSourceNetwork is returned by Relay.SetLeg when
+	// LegConfig.SourceNetworks holds an invalid netip.Prefix.
+	ErrBadSourceNetwork = errors.New("media: bad source network")
+	// ErrKeyReused is returned by Relay.SetLeg for an SRTP LocalKey that
+	// the Relay encrypted with before, on either side, and that is not the
+	// side's current LocalKey. A fresh context for an old key would start
+	// again at SRTP indices already used with it (keystream reuse, RFC
+	// 3711 section 9); a key is kept by passing it unchanged, with the
+	// same suite, in every SetLeg of its side.
+	ErrKeyReused = errors.New("media: SRTP local key used before")
 )

@@ -27,11 +27,17 @@ func Example() {
 	})
 	relay.Start()
 
-	// Zoom's answer brings its address and key; the carrier's SDP its address.
+	// Zoom's answer brings its address and key; the carrier's SDP its
+	// address. The plain carrier leg accepts media only from that IP (any
+	// port) and from the carrier's media network.
 	zoomKey := make([]byte, 30)
 	_ = relay.SetLeg(media.SideB, media.LegConfig{
 		Remote: netip.MustParseAddrPort("203.0.113.10:30000"),
 		SRTP:   &media.SRTPConfig{Suite: "AES_CM_128_HMAC_SHA1_80", LocalKey: ourKey, RemoteKey: zoomKey},
 	})
-	_ = relay.SetLeg(media.SideA, media.LegConfig{Remote: netip.MustParseAddrPort("198.51.100.7:4000")})
+	_ = relay.SetLeg(media.SideA, media.LegConfig{
+		Remote:          netip.MustParseAddrPort("198.51.100.7:4000"),
+		RestrictSources: true,
+		SourceNetworks:  []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")},
+	})
 }

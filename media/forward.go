@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtp"
 )
@@ -17,23 +18,30 @@ const (
 )
 
 // pipe is one direction of a Relay: it reads on in and sends from out.
-// All its buffers and its rtp.Header belong to the one goroutine that
-// reads in, so the per-packet path allocates nothing.
+// All its buffers, its rtp.Header and its SSRC table belong to the one
+// goroutine that reads in, as does the encoder of the egress leg, so the
+// per-packet path allocates nothing.
 type pipe struct {
 	in, out         *Port
 	ingress, egress *atomic.Pointer[legState]
 	stats           counters
+	start           time.Time            // when clock read 0; shared by the Relay's pipes
+	clock           func() time.Duration // monotonic, since start; replaced by tests
+	now             time.Duration        // clock reading of the last valid packet, set by transform
 
 	hdr     rtp.Header
 	buf     []byte // receive buffer
 	plain   []byte // decrypt output
 	cipher  []byte // encrypt output
 	payload int    // payload bytes of the last packet transform accepted
+	ssrcs   ssrcTable
 }
 
-func newPipe(in, out *Port, ingress, egress *atomic.Pointer[legState]) *pipe {
+func newPipe(in, out *Port, ingress, egress *atomic.Pointer[legState], start time.Time) *pipe {
 	return &pipe{
 		in: in, out: out, ingress: ingress, egress: egress,
+		start: start,
+		clock: func() time.Duration { return time.Since(start) },
 		hdr: rtp.Header{
 			CSRC:       make([]uint32, 0, 15),
 			Extensions: make([]rtp.Extension, 0, 16),
@@ -44,12 +52,12 @@ func newPipe(in, out *Port, ingress, egress *atomic.Pointer[legState]) *pipe {
 	}
 }
 
-// forward relays one received datagram and counts the outcome. Received is
-// counted last, so that a reader who sees Received == n also sees the
-// outcome of all n datagrams.
-func (p *pipe) forward(pkt []byte) {
+// forward relays one datagram received from from and counts the outcome.
+// Received is counted last, so that a reader who sees Received == n also
+// sees the outcome of all n datagrams.
+func (p *pipe) forward(pkt []byte, from netip.AddrPort) {
 	defer p.stats.received.Add(1)
-	out, to, ok := p.transform(pkt)
+	out, to, ok := p.transform(pkt, from)
 	if !ok {
 		return
 	}
@@ -59,47 +67,91 @@ func (p *pipe) forward(pkt []byte) {
 	}
 	p.stats.forwarded.Add(1)
 	p.stats.bytes.Add(uint64(p.payload))
+	p.stats.lastForwarded.mark(p.now)
 }
 
-// transform turns one received datagram into the packet to send and its
-// destination, or counts why it is dropped and returns ok == false. The
-// returned slice is pkt itself or one of the pipe's buffers; it is valid
-// until the next call.
-func (p *pipe) transform(pkt []byte) (out []byte, to netip.AddrPort, ok bool) {
+// transform turns one datagram received from from into the packet to send
+// and its destination, or counts why it is dropped and returns ok ==
+// false. The checks are, in order: the source (ingress RestrictSources),
+// the RTP header (and size), SRTP authentication on an SRTP ingress, the
+// egress remote, the ingress SSRC limit and, towards an SRTP egress, the
+// SRTP index. A packet that passes the first three is valid RTP from the
+// ingress leg: its arrival is marked in LastRTP, with the clock reading
+// that the SSRC table uses too. The returned slice is pkt itself or one
+// of the pipe's buffers; it is valid until the next call.
+func (p *pipe) transform(pkt []byte, from netip.AddrPort) (out []byte, to netip.AddrPort, ok bool) {
+	in, eg := p.ingress.Load(), p.egress.Load()
+	if in != nil && !in.allows(from.Addr()) {
+		p.stats.wrongSource.Add(1)
+		return nil, to, false
+	}
 	hl := rtpHeaderLen(pkt)
-	if hl < 0 {
+	if hl < 0 || len(pkt) >= bufSize { // a full buffer may be truncated
 		p.stats.notRTP.Add(1)
 		return nil, to, false
 	}
-	in, eg := p.ingress.Load(), p.egress.Load()
 	plain := pkt
-	if in != nil && in.srtp != nil {
-		s := in.srtp
-		if s.dec == nil {
-			p.stats.noRemote.Add(1)
-			return nil, to, false
-		}
-		if len(pkt) < hl+s.overhead { // pion's error path would allocate
-			p.stats.notRTP.Add(1)
-			return nil, to, false
-		}
-		var err error
-		if plain, err = s.dec.DecryptRTP(p.plain, pkt, &p.hdr); err != nil {
-			p.stats.authFailed.Add(1)
-			return nil, to, false
+	limit := DefaultMaxSSRCs
+	if in != nil {
+		limit = in.maxSSRCs
+		if s := in.srtp; s != nil {
+			if s.dec == nil {
+				p.stats.noRemote.Add(1)
+				return nil, to, false
+			}
+			if len(pkt) < hl+s.overhead { // pion's error path would allocate
+				p.stats.notRTP.Add(1)
+				return nil, to, false
+			}
+			var err error
+			if plain, err = s.dec.DecryptRTP(p.plain, pkt, &p.hdr); err != nil {
+				p.stats.authFailed.Add(1)
+				return nil, to, false
+			}
 		}
 	}
+	// Valid RTP from the ingress leg, whether or not it can be forwarded.
+	now := p.clock()
+	p.now = now
+	p.stats.lastRTP.mark(now)
 	if eg == nil || !eg.remote.IsValid() || p.out == nil {
 		p.stats.noRemote.Add(1)
 		return nil, to, false
 	}
+	// Only now, after authentication, may an SSRC take a slot.
+	ssrc, seq := binary.BigEndian.Uint32(plain[8:]), binary.BigEndian.Uint16(plain[2:])
+	i, known := p.ssrcs.find(ssrc, now, limit)
+	if i < 0 {
+		p.stats.tooManySSRCs.Add(1)
+		return nil, to, false
+	}
 	out = plain
 	if eg.srtp != nil {
+		e := eg.srtp.enc
+		stream := -1
+		if known && p.ssrcs.slots[i].encID == e.id {
+			stream = int(p.ssrcs.slots[i].stream)
+		} else if stream = e.lookup(ssrc); stream < 0 {
+			p.stats.tooManySSRCs.Add(1)
+			return nil, to, false
+		}
+		if !e.admit(stream, ssrc, seq) {
+			p.stats.duplicate.Add(1)
+			return nil, to, false
+		}
+		slot := p.ssrcs.touch(i, ssrc, now)
+		slot.encID, slot.stream = e.id, int32(stream)
+		// The index stays marked as sent even if encryption fails. pion
+		// fails before advancing its own index only for a header that
+		// rtpHeaderLen refuses or after 2^48 packets, so its rollover
+		// estimate and the encoder's do not drift apart.
 		var err error
-		if out, err = eg.srtp.enc.EncryptRTP(p.cipher, plain, &p.hdr); err != nil {
+		if out, err = e.ctx.EncryptRTP(p.cipher, plain, &p.hdr); err != nil {
 			p.stats.sendFailed.Add(1)
 			return nil, to, false
 		}
+	} else {
+		p.ssrcs.touch(i, ssrc, now)
 	}
 	p.payload = len(plain) - hl
 	return out, eg.remote, true

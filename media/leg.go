@@ -3,6 +3,7 @@ package media
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 )
 
 // Side names one leg of a Relay.
@@ -34,6 +35,31 @@ type LegConfig struct {
 	Remote netip.AddrPort
 	// SRTP keys the leg; nil means plain RTP on this leg.
 	SRTP *SRTPConfig
+	// RestrictSources makes the leg accept packets only from the IP
+	// address of Remote (the address the peer signalled in its SDP) or
+	// from an address in SourceNetworks, on any source port: many
+	// carriers send from a port other than the one in their SDP. Other
+	// packets are dropped and counted as WrongSource. An IPv4-mapped IPv6
+	// source matches its IPv4 form. While Remote is not known and
+	// SourceNetworks is empty, a restricted leg accepts nothing. False
+	// (the zero value) accepts any source; that is reasonable for an SRTP
+	// leg, whose packets must authenticate, but lets anyone who can reach
+	// the port put audio into a plain RTP leg.
+	RestrictSources bool
+	// SourceNetworks are further networks (typically the carrier's media
+	// networks) whose addresses a restricted leg accepts packets from.
+	// It is used only with RestrictSources. IPv4 networks may be given in
+	// IPv4-mapped form (::ffff:192.0.2.0/120); other IPv6 networks match
+	// IPv6 sources only. An invalid Prefix is refused with
+	// ErrBadSourceNetwork.
+	SourceNetworks []netip.Prefix
+	// MaxSSRCs is how many SSRCs the leg's received packets are relayed
+	// from at a time; packets of further SSRCs are dropped and counted as
+	// TooManySSRCs. An SSRC from which nothing has been relayed for
+	// SSRCIdle stops counting, so that a stream that legitimately changes
+	// SSRC (a carrier re-route) keeps working. 0 (or less) means
+	// DefaultMaxSSRCs; values above MaxSSRCsLimit mean MaxSSRCsLimit.
+	MaxSSRCs int
 }
 
 // legState is the immutable configuration of one leg, swapped atomically
@@ -41,18 +67,40 @@ type LegConfig struct {
 // used by one goroutine only: dec by the leg's own reader, enc by the
 // other leg's reader.
 type legState struct {
-	remote netip.AddrPort // invalid = not known
-	srtp   *srtpLeg       // nil = plain RTP
+	remote   netip.AddrPort // invalid = not known
+	srtp     *srtpLeg       // nil = plain RTP
+	restrict bool           // RestrictSources
+	remoteIP netip.Addr     // remote's address without zone; invalid = not known
+	nets     []netip.Prefix // SourceNetworks, masked, IPv4-mapped ones as IPv4
+	maxSSRCs int            // 1..MaxSSRCsLimit
 }
 
 func newLegState(cfg LegConfig, old *legState, local netip.Addr) (*legState, error) {
-	s := &legState{}
+	s := &legState{restrict: cfg.RestrictSources, maxSSRCs: DefaultMaxSSRCs}
 	if cfg.Remote.IsValid() && cfg.Remote.Port() != 0 {
 		remote := netip.AddrPortFrom(cfg.Remote.Addr().Unmap(), cfg.Remote.Port())
 		if local.IsValid() && local != netip.IPv6Unspecified() && remote.Addr().Is4() != local.Is4() {
 			return nil, fmt.Errorf("%w: %s from %s", ErrBadRemote, remote, local)
 		}
 		s.remote = remote
+		s.remoteIP = remote.Addr().WithZone("")
+	}
+	for _, n := range cfg.SourceNetworks {
+		if !n.IsValid() {
+			return nil, fmt.Errorf("%w: %s", ErrBadSourceNetwork, n)
+		}
+		if n.Addr().Is4In6() && n.Bits() >= 96 {
+			n = netip.PrefixFrom(n.Addr().Unmap(), n.Bits()-96)
+		}
+		if n = n.Masked(); !slices.Contains(s.nets, n) {
+			s.nets = append(s.nets, n)
+		}
+	}
+	switch {
+	case cfg.MaxSSRCs > MaxSSRCsLimit:
+		s.maxSSRCs = MaxSSRCsLimit
+	case cfg.MaxSSRCs > 0:
+		s.maxSSRCs = cfg.MaxSSRCs
 	}
 	if cfg.SRTP != nil {
 		var oldSRTP *srtpLeg
@@ -65,4 +113,22 @@ func newLegState(cfg LegConfig, old *legState, local netip.Addr) (*legState, err
 		}
 	}
 	return s, nil
+}
+
+// allows reports whether a packet from ip may enter the leg. It does not
+// allocate.
+func (s *legState) allows(ip netip.Addr) bool {
+	if !s.restrict {
+		return true
+	}
+	ip = ip.Unmap().WithZone("")
+	if s.remoteIP.IsValid() && ip == s.remoteIP {
+		return true
+	}
+	for _, n := range s.nets {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,13 +1,17 @@
 package media
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Relay moves RTP between two Ports, decrypting and encrypting SRTP per
@@ -19,7 +23,8 @@ type Relay struct {
 	pipes  [2]*pipe // indexed by ingress side
 	logger *slog.Logger
 
-	setMu sync.Mutex // serialises SetLeg
+	setMu    sync.Mutex          // serialises SetLeg
+	usedKeys [][sha256.Size]byte // SHA-256 of every LocalKey given an encrypt context; guarded by setMu
 
 	mu        sync.Mutex // guards started and closed
 	started   bool
@@ -38,8 +43,9 @@ func NewRelay(a, b *Port, logger *slog.Logger) *Relay {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	r := &Relay{ports: [2]*Port{a, b}, logger: logger}
-	r.pipes[SideA] = newPipe(a, b, &r.legs[SideA], &r.legs[SideB])
-	r.pipes[SideB] = newPipe(b, a, &r.legs[SideB], &r.legs[SideA])
+	start := time.Now()
+	r.pipes[SideA] = newPipe(a, b, &r.legs[SideA], &r.legs[SideB], start)
+	r.pipes[SideB] = newPipe(b, a, &r.legs[SideB], &r.legs[SideA], start)
 	return r
 }
 
@@ -47,10 +53,13 @@ func NewRelay(a, b *Port, logger *slog.Logger) *Relay {
 // after Start, and repeatedly: typically once with only LocalKey when our
 // offer is built, and again when the answer brings Remote and RemoteKey.
 // The new configuration replaces the old one atomically. Keys that are
-// unchanged keep their SRTP context (rollover counter, replay window);
-// changed keys start a fresh one. Errors wrap ErrBadSide,
-// ErrUnsupportedSuite, ErrBadKey or ErrBadRemote, and leave the previous
-// configuration in place.
+// unchanged (same suite, same bytes) keep their SRTP context (rollover
+// counter, SRTP indices already sent, replay window); changed keys start a
+// fresh one. A LocalKey that this Relay encrypted with before, on either
+// side, is refused unless it is the side's current one: a fresh context
+// would encrypt at indices already used with that key. Errors wrap
+// ErrBadSide, ErrUnsupportedSuite, ErrBadKey, ErrKeyReused, ErrBadRemote
+// or ErrBadSourceNetwork, and leave the previous configuration in place.
 func (r *Relay) SetLeg(side Side, cfg LegConfig) error {
 	if side != SideA && side != SideB {
 		return fmt.Errorf("%w: %d", ErrBadSide, int(side))
@@ -61,9 +70,17 @@ func (r *Relay) SetLeg(side Side, cfg LegConfig) error {
 	if p := r.ports[side]; p != nil {
 		local = p.pool.ip
 	}
-	st, err := newLegState(cfg, r.legs[side].Load(), local)
+	old := r.legs[side].Load()
+	st, err := newLegState(cfg, old, local)
 	if err != nil {
 		return fmt.Errorf("media: leg %s: %w", side, err)
+	}
+	if st.srtp != nil && (old == nil || old.srtp == nil || st.srtp.enc != old.srtp.enc) {
+		sum := sha256.Sum256(st.srtp.localKey)
+		if slices.Contains(r.usedKeys, sum) {
+			return fmt.Errorf("media: leg %s: %w", side, ErrKeyReused)
+		}
+		r.usedKeys = append(r.usedKeys, sum)
 	}
 	r.legs[side].Store(st)
 	suite := "none"
@@ -71,16 +88,20 @@ func (r *Relay) SetLeg(side Side, cfg LegConfig) error {
 		suite = st.srtp.suite
 	}
 	r.logger.Debug("media leg configured", "side", side.String(), "remote", st.remote,
-		"srtp", suite, "remoteKey", st.srtp != nil && st.srtp.dec != nil)
+		"srtp", suite, "remoteKey", st.srtp != nil && st.srtp.dec != nil,
+		"restrictSources", st.restrict, "sourceNetworks", len(st.nets), "maxSSRCs", st.maxSSRCs)
 	return nil
 }
 
 // Start launches exactly one reader goroutine per side. Each reads
-// datagrams from its side's RTP socket; drops what is not RTP (shorter than
-// 12 bytes, version != 2, bad header) and SRTP packets that fail
-// authentication, counting them; decrypts if its side is SRTP, encrypts if
-// the other side is SRTP; and writes to the other side's remote from the
-// other side's socket. Start after Start or Close does nothing.
+// datagrams from its side's RTP socket; drops, counting them, datagrams
+// from sources its side does not accept, what is not RTP (shorter than 12
+// bytes, version != 2, bad header), SRTP packets that fail authentication,
+// packets of SSRCs beyond the limits and, towards an SRTP side, packets
+// whose SRTP index was sent already; decrypts if its side is SRTP,
+// encrypts if the other side is SRTP; and writes to the other side's
+// remote from the other side's socket. Start after Start or Close does
+// nothing.
 func (r *Relay) Start() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -119,28 +140,47 @@ func (r *Relay) Close() error {
 	return r.closeErr
 }
 
-// Stats returns the packet counters of both directions.
+// Stats returns the packet counters of both directions and when each
+// direction last carried valid RTP (LastRTP) and forwarded a packet
+// (LastForwarded). It only loads atomics and may be called at any time,
+// also after Close, from any goroutine; an engine enforcing a media
+// timeout polls it, for example every few seconds, and compares
+// time.Since(st.AtoB.LastRTP) (SideA's leg, the Bridge's carrier) and
+// time.Since(st.BtoA.LastRTP) (SideB's, Zoom) with its timeout, counting
+// from the answer while a LastRTP is still zero.
 func (r *Relay) Stats() Stats {
-	return Stats{AtoB: r.pipes[SideA].stats.snapshot(), BtoA: r.pipes[SideB].stats.snapshot()}
+	a, b := r.pipes[SideA], r.pipes[SideB]
+	return Stats{AtoB: a.stats.snapshot(a.start), BtoA: b.stats.snapshot(b.start)}
 }
 
 // run is the reader goroutine of one side.
 func (r *Relay) run(p *pipe) {
 	defer r.wg.Done()
+	for !r.serve(p) {
+	}
+}
+
+// serve reads and forwards until the port closes (true), or until handling
+// a datagram panics (false): the panic is logged and counted, and run
+// serves again, so one bad packet never stops a call's media. The recover
+// is set up once per serve, not per packet.
+func (r *Relay) serve(p *pipe) (closed bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			p.stats.panics.Add(1)
+			r.logger.Error("panic in media relay recovered", "port", p.in, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			closed = false
+		}
+	}()
 	for {
-		n, err := p.in.rtp.Read(p.buf)
+		n, from, err := p.in.rtp.ReadFromUDPAddrPort(p.buf)
 		if err != nil {
 			if r.closed.Load() || errors.Is(err, net.ErrClosed) {
-				return
+				return true
 			}
 			r.logger.Debug("media read failed", "port", p.in, "err", err)
 			continue
 		}
-		if n >= len(p.buf) { // possibly truncated
-			p.stats.notRTP.Add(1)
-			p.stats.received.Add(1)
-			continue
-		}
-		p.forward(p.buf[:n])
+		p.forward(p.buf[:n], from)
 	}
 }

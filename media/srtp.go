@@ -46,19 +46,28 @@ func SuiteKeyLen(suite string) (int, error) {
 	return keyLen + saltLen, nil
 }
 
-// srtpLeg is the immutable SRTP part of a legState.
+// srtpLeg is the immutable SRTP part of a legState. Its enc and dec are
+// mutable but each used by one goroutine only (see legState).
 type srtpLeg struct {
 	suite     string
 	localKey  []byte
 	remoteKey []byte
-	enc       *srtp.Context // protects packets sent on the leg (LocalKey)
+	enc       *encoder      // protects packets sent on the leg (LocalKey)
 	dec       *srtp.Context // unprotects packets received on the leg (RemoteKey); nil until known
 	overhead  int           // authentication tag bytes after the payload
 }
 
+// keepsEncoder reports whether a leg configured with cfg keeps l's
+// encoder: same suite, same LocalKey.
+func (l *srtpLeg) keepsEncoder(cfg *SRTPConfig) bool {
+	return l != nil && l.suite == cfg.Suite && bytes.Equal(l.localKey, cfg.LocalKey)
+}
+
 // newSRTPLeg validates cfg and builds its contexts. Contexts of old whose
-// suite and key are unchanged are kept, so that the rollover counter and
-// the replay window survive a re-negotiation that does not re-key.
+// suite and key are unchanged are kept, so that the rollover counter, the
+// indices already sent and the replay window survive a re-negotiation
+// that does not re-key. Refusing a LocalKey used before is the caller's
+// job (Relay.SetLeg).
 func newSRTPLeg(cfg *SRTPConfig, old *srtpLeg) (*srtpLeg, error) {
 	profile, ok := suites[cfg.Suite]
 	if !ok {
@@ -80,13 +89,17 @@ func newSRTPLeg(cfg *SRTPConfig, old *srtpLeg) (*srtpLeg, error) {
 		remoteKey: bytes.Clone(cfg.RemoteKey),
 		overhead:  tag + aeadTag,
 	}
+	if old.keepsEncoder(cfg) {
+		l.enc = old.enc
+	} else {
+		ctx, err := srtp.CreateContext(cfg.LocalKey[:keyLen], cfg.LocalKey[keyLen:], profile)
+		if err != nil {
+			return nil, fmt.Errorf("media: local SRTP context: %w", err)
+		}
+		l.enc = newEncoder(ctx)
+	}
 	sameSuite := old != nil && old.suite == cfg.Suite
 	var err error
-	if sameSuite && bytes.Equal(old.localKey, cfg.LocalKey) {
-		l.enc = old.enc
-	} else if l.enc, err = srtp.CreateContext(cfg.LocalKey[:keyLen], cfg.LocalKey[keyLen:], profile); err != nil {
-		return nil, fmt.Errorf("media: local SRTP context: %w", err)
-	}
 	switch {
 	case cfg.RemoteKey == nil:
 	case sameSuite && old.dec != nil && bytes.Equal(old.remoteKey, cfg.RemoteKey):

@@ -51,13 +51,49 @@ type Config struct {
 	// Peers are Zoom's SIP zones in priority order. Required.
 	Peers []Peer
 	// Certificates is the SBC's certificate chain and key, presented to Zoom
-	// as TLS server and as TLS client. Required.
+	// as TLS server (when Zoom connects) and, unless ClientCertificates is
+	// set, as TLS client (when the SBC dials Zoom). Required.
 	Certificates []tls.Certificate
+	// ClientCertificates, if set, is presented instead of Certificates when
+	// the SBC dials Zoom, which requires a client certificate (mutual TLS).
+	// Its leaf needs the clientAuth extended key usage (or none at all).
+	// Public CAs are removing clientAuth from TLS server certificates during
+	// 2026, so a renewed server certificate may no longer work as client:
+	// set this to a certificate issued for clientAuth. Default Certificates.
+	ClientCertificates []tls.Certificate
 	// RootCAs verifies Zoom's certificate chain (e.g. DigiCert Global Root
 	// G2 and the older root side by side). Required.
 	RootCAs *x509.CertPool
+	// PeerNames are the names Zoom's certificate must carry, from Zoom's
+	// onboarding material, e.g. ["*.zoom.example"]. They are checked in
+	// both directions, when the SBC dials Zoom and when Zoom connects to
+	// the SBC, against the DNS names in the certificate's subject
+	// alternative names (not its common name, not its IP addresses); one
+	// match is enough. A name is a DNS name or "*." and a DNS name of at
+	// least two labels; matching ignores case and follows MatchPeerName: a
+	// configured "*.zoom.example" matches exactly one more left-most label
+	// ("sipa.zoom.example", not "zoom.example" nor "a.b.zoom.example"), and
+	// a certificate wildcard "*.zoom.example" matches a configured
+	// "sipa.zoom.example" (RFC 6125). Required unless InsecureChainOnly.
+	//
+	// With public roots such as DigiCert's, a chain check alone accepts a
+	// certificate the CA issued to anyone for any name: PeerNames is what
+	// makes the peer Zoom.
+	PeerNames []string
+	// InsecureChainOnly accepts any certificate that chains to RootCAs with
+	// the right key usage, whatever its names, instead of checking
+	// PeerNames. It is only safe when RootCAs is a private CA that issues
+	// certificates to Zoom alone: with a public CA, whoever gets a
+	// certificate from it for any domain can impersonate Zoom to the SBC on
+	// the network path and read the SRTP keys of calls. New logs a warning
+	// when it is set. It cannot be combined with PeerNames.
+	InsecureChainOnly bool
 	// AllowedSources are the networks Zoom connects from; default the Peers' IPs.
+	// Connections from elsewhere are closed before the TLS handshake.
 	AllowedSources []netip.Prefix
+	// Limits bounds TLS handshakes, idle connections and connections per
+	// source (see sip.Limits); the zero value gives its defaults.
+	Limits sip.Limits
 	// Codecs are the encoding names allowed on the Zoom leg (default DefaultCodecs).
 	Codecs []string
 	// SRTPSuites is the SDES suite preference for answering Zoom's offers
@@ -66,6 +102,15 @@ type Config struct {
 	// ResponseTimeout moves to the next peer when one sends no response at
 	// all within it; default 4 s.
 	ResponseTimeout time.Duration
+	// SessionTimers configures RFC 4028 session timers on the Zoom leg
+	// (offered in INVITEs, accepted from the Zoom, refreshed by whichever
+	// side the negotiation names); the zero value uses 1800 s and Min-SE 90 s.
+	SessionTimers sip.SessionTimers
+	// RelayInfo lists the Content-Types of INFO requests from the Zoom that
+	// are relayed to the other leg, besides DTMF (application/dtmf-relay
+	// and application/dtmf, always relayed). INFO of other types is
+	// answered 200 on its own leg and goes no further.
+	RelayInfo []string
 	// FailoverCodes are final responses that move a call to the next peer
 	// (default DefaultFailoverCodes).
 	FailoverCodes []int
@@ -94,8 +139,28 @@ func (c Config) Validate() error {
 	if len(c.Certificates) == 0 {
 		return fmt.Errorf("Certificates: the SBC certificate is required for mutual TLS")
 	}
+	for i, cc := range c.ClientCertificates {
+		if len(cc.Certificate) == 0 || cc.PrivateKey == nil {
+			return fmt.Errorf("ClientCertificates[%d]: a certificate chain and its private key are required", i)
+		}
+	}
 	if c.RootCAs == nil {
 		return fmt.Errorf("RootCAs: the CA pool that signs Zoom's certificates is required")
+	}
+	switch {
+	case len(c.PeerNames) == 0 && !c.InsecureChainOnly:
+		return fmt.Errorf("PeerNames: required: the DNS names of Zoom's certificates, from Zoom's onboarding material " +
+			"(InsecureChainOnly skips the name check, which is only safe with a CA that issues certificates to Zoom alone)")
+	case len(c.PeerNames) > 0 && c.InsecureChainOnly:
+		return fmt.Errorf("InsecureChainOnly: set together with PeerNames; set one: PeerNames checks Zoom's names, InsecureChainOnly does not")
+	}
+	for i, name := range c.PeerNames {
+		if err := CheckPeerName(name); err != nil {
+			return fmt.Errorf("PeerNames[%d]: %w", i, err)
+		}
+	}
+	if err := c.SessionTimers.Validate(); err != nil {
+		return fmt.Errorf("SessionTimers.%w", err)
 	}
 	for i, s := range c.SRTPSuites {
 		if !sdp.Suite(s).Known() {
@@ -106,47 +171,6 @@ func (c Config) Validate() error {
 		if code < 300 || code > 699 {
 			return fmt.Errorf("FailoverCodes[%d]: %d is not a final failure status", i, code)
 		}
-	}
-	return nil
-}
-
-// TLSConfig is the TLS configuration used on both accepted and dialled
-// connections: TLS 1.2 minimum, our certificate presented, the peer's
-// certificate required and its chain verified against RootCAs without a
-// host name check (Zoom's SIP headers carry IP addresses).
-func (c Config) TLSConfig() *tls.Config {
-	roots := c.RootCAs
-	return &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: c.Certificates,
-		ClientAuth:   tls.RequireAnyClientCert,
-		// Verification is done in VerifyConnection: chain only, for both roles.
-		InsecureSkipVerify: true, //nolint:gosec // replaced by VerifyConnection below
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			return verifyChain(cs.PeerCertificates, roots)
-		},
-	}
-}
-
-// ErrPeerCertificate is wrapped by TLS handshake failures caused by the
-// peer's certificate.
-var ErrPeerCertificate = errors.New("peering: peer certificate not trusted")
-
-func verifyChain(certs []*x509.Certificate, roots *x509.CertPool) error {
-	if len(certs) == 0 {
-		return fmt.Errorf("%w: no certificate presented", ErrPeerCertificate)
-	}
-	inter := x509.NewCertPool()
-	for _, c := range certs[1:] {
-		inter.AddCert(c)
-	}
-	_, err := certs[0].Verify(x509.VerifyOptions{
-		Roots:         roots,
-		Intermediates: inter,
-		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
-	})
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrPeerCertificate, err)
 	}
 	return nil
 }
@@ -184,14 +208,22 @@ func New(cfg Config, handler sip.CallHandler, logger *slog.Logger) (*Peering, er
 	if logger == nil {
 		logger = slog.Default()
 	}
+	log := logger.With("side", "zoom")
+	if cfg.InsecureChainOnly {
+		log.Warn("peering: InsecureChainOnly is set: the names in Zoom's certificate are not checked. " +
+			"Any certificate that chains to RootCAs is taken for Zoom; with a public CA, anyone who gets one for any domain " +
+			"can impersonate Zoom on the network path and read the SRTP keys of calls. Set PeerNames instead.")
+	}
 	allowed := cfg.AllowedSources
 	ep, err := sip.Listen(sip.EndpointConfig{
 		Name:          "zoom",
 		Network:       sip.NetworkTLS,
 		Listen:        cfg.Listen,
 		AdvertiseHost: cfg.AdvertiseHost,
-		TLS:           cfg.TLSConfig(),
+		TLS:           cfg.ServerTLSConfig(),
+		DialTLS:       cfg.ClientTLSConfig(),
 		Handler:       handler,
+		Limits:        cfg.Limits,
 		AcceptSource: func(src netip.Addr) bool {
 			return slices.ContainsFunc(allowed, func(p netip.Prefix) bool { return p.Contains(src) })
 		},
@@ -200,11 +232,22 @@ func New(cfg Config, handler sip.CallHandler, logger *slog.Logger) (*Peering, er
 	if err != nil {
 		return nil, fmt.Errorf("peering: %w", err)
 	}
-	return &Peering{cfg: cfg, ep: ep, log: logger.With("side", "zoom")}, nil
+	return &Peering{cfg: cfg, ep: ep, log: log}, nil
 }
+
+// Stats returns the Zoom endpoint's counters: refused sources, malformed
+// requests, recovered panics, connections and handshakes.
+func (p *Peering) Stats() sip.EndpointStats { return p.ep.Stats() }
 
 // Addr is the local SIP over TLS address Zoom connects to.
 func (p *Peering) Addr() netip.AddrPort { return p.ep.Addr() }
+
+// RelayInfo lists the INFO Content-Types relayed from Zoom besides DTMF.
+func (p *Peering) RelayInfo() []string { return p.cfg.RelayInfo }
+
+// SessionTimers is the Zoom leg's session timer configuration, with
+// defaults filled in.
+func (p *Peering) SessionTimers() sip.SessionTimers { return p.cfg.SessionTimers.WithDefaults() }
 
 // Codecs are the encoding names allowed on the Zoom leg.
 func (p *Peering) Codecs() []string { return p.cfg.Codecs }
@@ -220,8 +263,8 @@ func (p *Peering) Parties(inv *sip.Invite) (from, to sip.Party, err error) {
 	if !isE164(callee) {
 		return from, to, fmt.Errorf("callee %q is not E.164", callee)
 	}
-	caller := inv.Caller()
-	return sip.Party{Number: caller, Name: inv.From.DisplayName}, sip.Party{Number: callee}, nil
+	caller := sip.Party{Number: inv.Caller(), Name: inv.From.DisplayName, Withheld: inv.Withheld(), Privacy: inv.Privacy()}
+	return caller, sip.Party{Number: callee}, nil
 }
 
 func isE164(s string) bool {
@@ -233,6 +276,7 @@ func isE164(s string) bool {
 // next peer on a transport failure, on silence for ResponseTimeout and on a
 // FailoverCodes response; the last peer's outcome is returned.
 func (p *Peering) Dial(ctx context.Context, from, to sip.Party, offer []byte, onProvisional func(sip.Response)) (*sip.ClientCall, error) {
+	fromAddr, identity := sip.CallerIdentity(from, from.Number, p.ep.Host())
 	var lastErr error
 	for i, peer := range p.cfg.Peers {
 		host, port, _ := net.SplitHostPort(peer.Address)
@@ -240,10 +284,10 @@ func (p *Peering) Dial(ctx context.Context, from, to sip.Party, offer []byte, on
 		call, err := p.ep.Invite(ctx, sip.InviteRequest{
 			RequestURI:      sip.URI{User: to.Number, Host: host, Port: portN},
 			Destination:     peer.Address,
-			From:            sip.NameAddr{DisplayName: from.Name, URI: sip.URI{User: from.Number, Host: p.ep.Host()}},
+			From:            fromAddr,
 			To:              sip.NameAddr{URI: sip.URI{User: to.Number, Host: host}},
 			SDP:             offer,
-			Headers:         []sip.Header{{Name: "P-Asserted-Identity", Value: "<sip:" + from.Number + "@" + p.ep.Host() + ">"}},
+			Headers:         append(slices.Clip(identity), p.cfg.SessionTimers.Headers()...),
 			ResponseTimeout: p.cfg.ResponseTimeout,
 			OnProvisional:   onProvisional,
 		})

@@ -22,9 +22,9 @@ func newPKI(t *testing.T) *peeringtest.PKI {
 	return pki
 }
 
-func issue(t *testing.T, pki *peeringtest.PKI, name string) tls.Certificate {
+func issue(t *testing.T, pki *peeringtest.PKI, name string, dnsNames ...string) tls.Certificate {
 	t.Helper()
-	c, err := pki.Issue(name, []netip.Addr{netip.MustParseAddr("127.0.0.1")})
+	c, err := pki.Issue(name, []netip.Addr{netip.MustParseAddr("127.0.0.1")}, dnsNames...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,6 +38,7 @@ func TestConfigValidate(t *testing.T) {
 		Peers:        []peering.Peer{{Address: "127.0.0.1:5081"}},
 		Certificates: []tls.Certificate{issue(t, pki, "sbc")},
 		RootCAs:      pki.Pool(),
+		PeerNames:    []string{peeringtest.ZoomName},
 	}
 	if err := good.Validate(); err != nil {
 		t.Fatalf("good config: %v", err)
@@ -54,6 +55,21 @@ func TestConfigValidate(t *testing.T) {
 		{"RootCAs", func(c *peering.Config) { c.RootCAs = nil }},
 		{"SRTPSuites[0]", func(c *peering.Config) { c.SRTPSuites = []string{"AES_CM_256_HMAC_SHA1_80"} }},
 		{"FailoverCodes[0]", func(c *peering.Config) { c.FailoverCodes = []int{200} }},
+		{"PeerNames", func(c *peering.Config) { c.PeerNames = nil }},
+		{"InsecureChainOnly", func(c *peering.Config) { c.InsecureChainOnly = true }},
+		{"PeerNames[1]", func(c *peering.Config) { c.PeerNames = append(c.PeerNames, "") }},
+		{"PeerNames[0]", func(c *peering.Config) { c.PeerNames = []string{"sip.zoom.test."} }},
+		{"PeerNames[0]", func(c *peering.Config) { c.PeerNames = []string{"sip*.zoom.test"} }},
+		{"PeerNames[0]", func(c *peering.Config) { c.PeerNames = []string{"*.test"} }},
+		{"PeerNames[0]", func(c *peering.Config) { c.PeerNames = []string{"a.*.zoom.test"} }},
+		{"PeerNames[0]", func(c *peering.Config) { c.PeerNames = []string{"*"} }},
+		{"PeerNames[0]", func(c *peering.Config) { c.PeerNames = []string{"sip_a.zoom.test"} }},
+		{"PeerNames[0]", func(c *peering.Config) { c.PeerNames = []string{"-sip.zoom.test"} }},
+		{"PeerNames[0]", func(c *peering.Config) { c.PeerNames = []string{"sip..zoom.test"} }},
+		{"PeerNames[0]", func(c *peering.Config) { c.PeerNames = []string{"192.0.2.10:5061"} }},
+		{"PeerNames[0]", func(c *peering.Config) { c.PeerNames = []string{"192.0.2.10"} }},
+		{"PeerNames[0]", func(c *peering.Config) { c.PeerNames = []string{strings.Repeat("a", 64) + ".zoom.test"} }},
+		{"ClientCertificates[0]", func(c *peering.Config) { c.ClientCertificates = []tls.Certificate{{}} }},
 	}
 	for _, tt := range tests {
 		c := good
@@ -63,9 +79,23 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("%s: error %v, want it to name the field", tt.field, err)
 		}
 	}
+	for _, ok := range []func(*peering.Config){
+		func(c *peering.Config) {
+			c.PeerNames = []string{"*.zoom.test", "SIP.Zoom.Test", "xn--bcher-kva.example", "localhost"}
+		},
+		func(c *peering.Config) { c.PeerNames, c.InsecureChainOnly = nil, true },
+		func(c *peering.Config) { c.ClientCertificates = []tls.Certificate{issue(t, pki, "sbc client")} },
+	} {
+		c := good
+		ok(&c)
+		if err := c.Validate(); err != nil {
+			t.Errorf("PeerNames %q, chain only %v: %v", c.PeerNames, c.InsecureChainOnly, err)
+		}
+	}
 }
 
-// startPeering runs a Peering whose Zoom peer is 127.0.0.1 and returns its address.
+// startPeering runs a Peering whose Zoom peer is 127.0.0.1, with PeerNames
+// peeringtest.ZoomName, and returns its address.
 func startPeering(t *testing.T, pki *peeringtest.PKI) netip.AddrPort {
 	t.Helper()
 	p, err := peering.New(peering.Config{
@@ -73,6 +103,7 @@ func startPeering(t *testing.T, pki *peeringtest.PKI) netip.AddrPort {
 		Peers:        []peering.Peer{{Address: "127.0.0.1:5081"}},
 		Certificates: []tls.Certificate{issue(t, pki, "sbc")},
 		RootCAs:      pki.Pool(),
+		PeerNames:    []string{peeringtest.ZoomName},
 	}, sip.CallHandlerFunc(func(c *sip.ServerCall) { _ = c.Reject(480, "Temporarily Unavailable") }), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -106,9 +137,12 @@ func handshake(addr netip.AddrPort, conf *tls.Config) error {
 func TestMutualTLS(t *testing.T) {
 	pki := newPKI(t)
 	addr := startPeering(t, pki)
-	zoomCert := issue(t, pki, "zoom")
+	zoomCert := issue(t, pki, "zoom", peeringtest.ZoomName)
 	other := newPKI(t)
-	strangerCert := issue(t, other, "stranger")
+	strangerCert := issue(t, other, "stranger", peeringtest.ZoomName)
+	// Same CA, another name: only PeerNames tells it from Zoom.
+	impostorCert := issue(t, pki, "impostor", "sip.impostor.test")
+	noNameCert := issue(t, pki, "zoom without names")
 
 	tests := []struct {
 		name string
@@ -118,6 +152,8 @@ func TestMutualTLS(t *testing.T) {
 		{"trusted client certificate", &tls.Config{RootCAs: pki.Pool(), Certificates: []tls.Certificate{zoomCert}, ServerName: "127.0.0.1"}, true},
 		{"no client certificate", &tls.Config{RootCAs: pki.Pool(), ServerName: "127.0.0.1"}, false},
 		{"certificate from another CA", &tls.Config{RootCAs: pki.Pool(), Certificates: []tls.Certificate{strangerCert}, ServerName: "127.0.0.1"}, false},
+		{"same CA, another name", &tls.Config{RootCAs: pki.Pool(), Certificates: []tls.Certificate{impostorCert}, ServerName: "127.0.0.1"}, false},
+		{"same CA, no DNS name", &tls.Config{RootCAs: pki.Pool(), Certificates: []tls.Certificate{noNameCert}, ServerName: "127.0.0.1"}, false},
 		{"TLS 1.1", &tls.Config{RootCAs: pki.Pool(), Certificates: []tls.Certificate{zoomCert}, ServerName: "127.0.0.1", MaxVersion: tls.VersionTLS11, MinVersion: tls.VersionTLS10}, false},
 	}
 	for _, tt := range tests {
@@ -147,6 +183,7 @@ func TestDialVerifiesZoomChain(t *testing.T) {
 		Peers:        []peering.Peer{{Address: zoom.Addr().String()}},
 		Certificates: []tls.Certificate{issue(t, pki, "sbc")},
 		RootCAs:      pki.Pool(),
+		PeerNames:    []string{peeringtest.ZoomName},
 	}, nil, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -125,7 +125,8 @@ func TestParseCryptoErrors(t *testing.T) {
 		{"padding inside", "1 AES_CM_128_HMAC_SHA1_80 inline:" + keyCM128[:20] + "=" + keyCM128[21:], ErrBadCrypto},
 		{"not inline", "1 AES_CM_128_HMAC_SHA1_80 uri:" + keyCM128, ErrBadCrypto},
 		{"no method", "1 AES_CM_128_HMAC_SHA1_80 " + keyCM128, ErrBadCrypto},
-		{"two keys", "1 AES_CM_128_HMAC_SHA1_80 inline:" + keyCM128 + "|2^20|1:4;inline:" + keyCM128b + "|2^20|2:4", ErrBadCrypto},
+		{"two keys", "1 AES_CM_128_HMAC_SHA1_80 inline:" + keyCM128 + "|2^20|1:4;inline:" + keyCM128b + "|2^20|2:4", ErrUnsupportedCrypto},
+		{"two keys without MKI", "1 AES_CM_128_HMAC_SHA1_80 inline:" + keyCM128 + ";inline:" + keyCM128b, ErrUnsupportedCrypto},
 		{"bad lifetime", "1 AES_CM_128_HMAC_SHA1_80 inline:" + keyCM128 + "|2^x", ErrBadCrypto},
 		{"empty lifetime field", "1 AES_CM_128_HMAC_SHA1_80 inline:" + keyCM128 + "||1:4", ErrBadCrypto},
 		{"MKI length 0", "1 AES_CM_128_HMAC_SHA1_80 inline:" + keyCM128 + "|1:0", ErrBadCrypto},
@@ -208,6 +209,14 @@ func TestSelectCrypto(t *testing.T) {
 		{"unknown suite with a key", []Crypto{{Tag: 1, Suite: "X", KeySalt: make([]byte, 30)}}, nil, 0, false},
 		{"same suite twice: first", []Crypto{zoom[2], {Tag: 7, Suite: SuiteAESCM128HMACSHA180, KeySalt: zoom[3].KeySalt}}, []Suite{SuiteAESCM128HMACSHA180}, 3, true},
 		{"nothing offered", nil, []Suite{SuiteAESCM128HMACSHA180}, 0, false},
+		{"MKI skipped for the same suite", []Crypto{withMKI(zoom[2]), {Tag: 7, Suite: SuiteAESCM128HMACSHA180, KeySalt: zoom[3].KeySalt}}, []Suite{SuiteAESCM128HMACSHA180}, 7, true},
+		{"MKI skipped for the next suite", []Crypto{withMKI(zoom[2]), zoom[3]}, []Suite{SuiteAESCM128HMACSHA180, SuiteAESCM128HMACSHA132}, 4, true},
+		{"MKI skipped, nil prefs", []Crypto{withMKI(zoom[0]), zoom[1]}, nil, 2, true},
+		{"only MKI lines", []Crypto{withMKI(zoom[0]), withMKI(zoom[2])}, nil, 0, false},
+		{"session parameter skipped", []Crypto{withParams(zoom[2], "UNENCRYPTED_SRTCP"), zoom[1]}, []Suite{SuiteAESCM128HMACSHA180, SuiteAES256CMHMACSHA180}, 2, true},
+		{"long lifetime kept", []Crypto{withLifetime(zoom[2], "2^31"), zoom[1]}, []Suite{SuiteAESCM128HMACSHA180, SuiteAES256CMHMACSHA180}, 3, true},
+		{"short lifetime skipped", []Crypto{withLifetime(zoom[2], "2^20"), zoom[1]}, []Suite{SuiteAESCM128HMACSHA180, SuiteAES256CMHMACSHA180}, 2, true},
+		{"window size hint kept", []Crypto{withParams(zoom[2], "WSH=128"), zoom[1]}, []Suite{SuiteAESCM128HMACSHA180, SuiteAES256CMHMACSHA180}, 3, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -232,4 +241,205 @@ func indexOfTag(cs []Crypto, tag int) int {
 		}
 	}
 	return -1
+}
+
+func withMKI(c Crypto) Crypto                { c.Lifetime, c.MKI = "2^31", "1:4"; return c }
+func withLifetime(c Crypto, l string) Crypto { c.Lifetime = l; return c }
+func withParams(c Crypto, p string) Crypto   { c.SessionParams = p; return c }
+
+func TestCryptoUsable(t *testing.T) {
+	line := "3 AES_CM_128_HMAC_SHA1_80 inline:" + keyCM128
+	tests := []struct {
+		name  string
+		value string // after line
+		want  error  // nil: usable
+	}{
+		{"plain", "", nil},
+		{"lifetime 2^31", "|2^31", nil},
+		{"lifetime 2147483648", "|2147483648", nil},
+		{"lifetime 2^48", "|2^48", nil},
+		{"lifetime 2^24, the minimum", "|2^24", nil},
+		{"lifetime 16777216, the minimum", "|16777216", nil},
+		{"lifetime beyond uint64", "|2^99", nil},
+		{"decimal lifetime beyond uint64", "|" + strings.Repeat("9", 30), nil},
+		{"lifetime 2^23", "|2^23", ErrUnsupportedCrypto},
+		{"lifetime 16777215", "|16777215", ErrUnsupportedCrypto},
+		{"lifetime 2^20 (RFC 4568 example)", "|2^20", ErrUnsupportedCrypto},
+		{"lifetime 0", "|0", ErrUnsupportedCrypto},
+		{"MKI", "|1:4", ErrUnsupportedCrypto},
+		{"lifetime and MKI", "|2^31|1:4", ErrUnsupportedCrypto},
+		{"one-byte MKI", "|2^31|0:1", ErrUnsupportedCrypto},
+		{"KDR=0 (derive once, the default)", " KDR=0", nil},
+		{"kdr=0 lower case", " kdr=0", nil},
+		{"KDR=1", " KDR=1", ErrUnsupportedCrypto},
+		{"KDR=24", " KDR=24", ErrUnsupportedCrypto},
+		{"KDR without a rate", " KDR", ErrUnsupportedCrypto},
+		{"KDR with three digits", " KDR=000", ErrUnsupportedCrypto},
+		{"UNENCRYPTED_SRTP", " UNENCRYPTED_SRTP", ErrUnsupportedCrypto},
+		{"UNENCRYPTED_SRTCP", " UNENCRYPTED_SRTCP", ErrUnsupportedCrypto},
+		{"unencrypted_srtcp lower case", " unencrypted_srtcp", ErrUnsupportedCrypto},
+		{"UNAUTHENTICATED_SRTP", " UNAUTHENTICATED_SRTP", ErrUnsupportedCrypto},
+		{"FEC_ORDER=FEC_SRTP (the default)", " FEC_ORDER=FEC_SRTP", nil},
+		{"FEC_ORDER=SRTP_FEC", " FEC_ORDER=SRTP_FEC", ErrUnsupportedCrypto},
+		{"FEC_ORDER malformed", " FEC_ORDER=X", ErrUnsupportedCrypto},
+		{"FEC_KEY", " FEC_KEY=inline:" + keyCM128b, ErrUnsupportedCrypto},
+		{"WSH", " WSH=64", nil},
+		{"wsh lower case, large", " wsh=1024", nil},
+		{"WSH malformed", " WSH=big", ErrUnsupportedCrypto},
+		{"optional extension", " -X-VENDOR=1", nil},
+		{"unknown mandatory parameter", " X-VENDOR=1", ErrUnsupportedCrypto},
+		{"usable parameters together", "|2^31 KDR=0 WSH=64 FEC_ORDER=FEC_SRTP -EXT", nil},
+		{"one bad parameter among good ones", "|2^31 WSH=64 UNENCRYPTED_SRTCP -EXT", ErrUnsupportedCrypto},
+		{"MKI with usable parameters", "|2^31|1:4 WSH=64", ErrUnsupportedCrypto},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := ParseCrypto(line + tt.value)
+			if err != nil {
+				t.Fatalf("ParseCrypto must keep accepting %q: %v", tt.value, err)
+			}
+			got := c.Usable()
+			if (got == nil) != (tt.want == nil) || (tt.want != nil && !errors.Is(got, tt.want)) {
+				t.Fatalf("Usable() = %v, want %v", got, tt.want)
+			}
+			if got != nil && errors.Is(got, ErrBadCrypto) {
+				t.Errorf("Usable() = %v: a parsed line is valid, so it must not match ErrBadCrypto", got)
+			}
+			_, ok := SelectCrypto([]Crypto{c}, nil)
+			if ok != (tt.want == nil) {
+				t.Errorf("SelectCrypto ok = %v, want %v", ok, tt.want == nil)
+			}
+		})
+	}
+}
+
+func TestCryptoUsableNamesTheProblem(t *testing.T) {
+	tests := []struct{ value, want string }{
+		{"|2^31|1:4", "MKI 1:4"},
+		{"|2^20", "lifetime of 1048576 packets"},
+		{"|1000", "lifetime of 1000 packets"},
+		{" KDR=3", "KDR=3"},
+		{" UNENCRYPTED_SRTCP", "UNENCRYPTED_SRTCP"},
+		{" X-VENDOR=1", "X-VENDOR"},
+	}
+	for _, tt := range tests {
+		c, err := ParseCrypto("3 AES_CM_128_HMAC_SHA1_80 inline:" + keyCM128 + tt.value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Usable(); err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "tag 3") {
+			t.Errorf("%q: Usable() = %v, want it to name tag 3 and %q", tt.value, err, tt.want)
+		}
+	}
+}
+
+// Session parameters can carry keys (FEC_KEY) or be keys in the wrong place.
+func TestCryptoUsableErrorsHideKeys(t *testing.T) {
+	for _, params := range []string{
+		"FEC_KEY=inline:" + keyCM128b,
+		"inline:" + keyCM128b,
+		strings.TrimRight(keyCM128b, "="),
+		"fec_key=inline:" + keyCM128b + "|2^20|1:4",
+	} {
+		c := Crypto{Tag: 1, Suite: SuiteAESCM128HMACSHA180, KeySalt: mustKey(keyCM128), SessionParams: params}
+		err := c.Usable()
+		if !errors.Is(err, ErrUnsupportedCrypto) {
+			t.Fatalf("%q: Usable() = %v, want ErrUnsupportedCrypto", params, err)
+		}
+		for _, k := range []string{keyCM128b[:16], keyCM128[:16]} {
+			if strings.Contains(err.Error(), k) {
+				t.Errorf("error leaks key material: %v", err)
+			}
+		}
+	}
+}
+
+func TestCryptoUsableInvalid(t *testing.T) {
+	key := mustKey(keyCM128)
+	tests := []struct {
+		name string
+		c    Crypto
+		want error
+	}{
+		{"unknown suite", Crypto{Tag: 1, Suite: "F8_128_HMAC_SHA1_80", KeySalt: key}, ErrUnknownSuite},
+		{"key as suite", Crypto{Tag: 1, Suite: Suite(keyCM128b), KeySalt: key}, ErrUnknownSuite},
+		{"short key", Crypto{Tag: 1, Suite: SuiteAESCM128HMACSHA180, KeySalt: key[:16]}, ErrBadCrypto},
+		{"negative tag", Crypto{Tag: -1, Suite: SuiteAESCM128HMACSHA180, KeySalt: key}, ErrBadCrypto},
+		{"tag too large", Crypto{Tag: 1000000000, Suite: SuiteAESCM128HMACSHA180, KeySalt: key}, ErrBadCrypto},
+		{"bad lifetime", Crypto{Tag: 1, Suite: SuiteAESCM128HMACSHA180, KeySalt: key, Lifetime: "2^x"}, ErrBadCrypto},
+		{"bad MKI", Crypto{Tag: 1, Suite: SuiteAESCM128HMACSHA180, KeySalt: key, MKI: "1:0"}, ErrBadCrypto},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.c.Usable()
+			if !errors.Is(err, tt.want) || !errors.Is(err, ErrBadCrypto) || errors.Is(err, ErrUnsupportedCrypto) {
+				t.Fatalf("Usable() = %v, want %v", err, tt.want)
+			}
+			if strings.Contains(err.Error(), keyCM128b[:16]) {
+				t.Errorf("error leaks key material: %v", err)
+			}
+		})
+	}
+}
+
+// Zoom's four-suite offer with lines the relay cannot honour: the golden
+// outcome is the exact offered line answered, or none (488).
+func TestSelectCryptoZoomOffer(t *testing.T) {
+	const none = ""
+	tests := []struct {
+		name  string
+		offer string
+		want  string // the chosen line, none for no choice
+	}{
+		{"as offered: the preferred suite", zoomOffer, "3 AES_CM_128_HMAC_SHA1_80 inline:" + keyCM128},
+		{"preferred line has an MKI: next preferred suite", zoomOfferWith("|2^31|1:4", 3), "2 AES_256_CM_HMAC_SHA1_80 inline:" + keyCM256},
+		{"preferred line has a bare MKI", zoomOfferWith("|1:4", 3), "2 AES_256_CM_HMAC_SHA1_80 inline:" + keyCM256},
+		{"two preferred lines have MKIs", zoomOfferWith("|2^31|1:4", 3, 2), "1 AEAD_AES_256_GCM inline:" + keyGCM256},
+		{"three lines have MKIs: the last suite", zoomOfferWith("|1:4", 3, 2, 1), "4 AES_CM_128_HMAC_SHA1_32 inline:" + keyCM128b},
+		{"every line has an MKI: none", zoomOfferWith("|2^31|1:4", 1, 2, 3, 4), none},
+		{"preferred line with UNENCRYPTED_SRTCP", zoomOfferWith(" UNENCRYPTED_SRTCP", 3), "2 AES_256_CM_HMAC_SHA1_80 inline:" + keyCM256},
+		{"preferred line with KDR=1", zoomOfferWith(" KDR=1", 3), "2 AES_256_CM_HMAC_SHA1_80 inline:" + keyCM256},
+		{"preferred line with two keys", zoomOfferWith("|2^31|1:4;inline:"+keyCM128b+"|2^31|2:4", 3), "2 AES_256_CM_HMAC_SHA1_80 inline:" + keyCM256},
+		{"preferred line with lifetime 2^31: kept", zoomOfferWith("|2^31", 3), "3 AES_CM_128_HMAC_SHA1_80 inline:" + keyCM128 + "|2^31"},
+		{"preferred line with WSH: kept", zoomOfferWith(" WSH=64", 3), "3 AES_CM_128_HMAC_SHA1_80 inline:" + keyCM128 + " WSH=64"},
+		{"preferred line with a short lifetime", zoomOfferWith("|2^16", 3), "2 AES_256_CM_HMAC_SHA1_80 inline:" + keyCM256},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := Parse([]byte(tt.offer))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			got, ok := SelectCrypto(m.Crypto, zoomPrefs)
+			if tt.want == none {
+				if ok {
+					t.Fatalf("SelectCrypto chose %q, want none (488)", got.String())
+				}
+				return
+			}
+			if !ok || got.String() != tt.want {
+				t.Fatalf("SelectCrypto = %q, %v; want %q", got.String(), ok, tt.want)
+			}
+		})
+	}
+}
+
+// Parsing is unchanged: the lines the relay cannot use still parse and
+// round-trip, only selection skips them.
+func TestParseKeepsUnusableCrypto(t *testing.T) {
+	m, err := Parse([]byte(zoomOfferWith("|2^31|1:4 KDR=1 UNENCRYPTED_SRTCP", 1, 2, 3, 4)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Crypto) != 4 {
+		t.Fatalf("Parse kept %d crypto lines, want 4", len(m.Crypto))
+	}
+	for _, c := range m.Crypto {
+		if c.MKI != "1:4" || c.Lifetime != "2^31" || c.SessionParams != "KDR=1 UNENCRYPTED_SRTCP" {
+			t.Errorf("tag %d parsed as %+v", c.Tag, c)
+		}
+		if !strings.HasSuffix(c.String(), "|2^31|1:4 KDR=1 UNENCRYPTED_SRTCP") {
+			t.Errorf("String() = %q", c.String())
+		}
+	}
 }

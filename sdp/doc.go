@@ -1,5 +1,6 @@
 // Package sdp reads and writes the session descriptions of the two legs of a
-// byocp call, on top of github.com/pion/sdp/v3.
+// byocp call. It reads SDP with its own tolerant, line-preserving reader
+// (Read) and writes byocp's SDP with github.com/pion/sdp/v3.
 //
 // A call has a carrier leg, plain RTP (RTP/AVP), and a Zoom leg, SRTP
 // (RTP/SAVP) keyed with SDES a=crypto lines (RFC 4568). The Bridge never
@@ -16,18 +17,116 @@
 // the peer's o= and s=) are dropped, which also hides each leg's topology
 // from the other.
 //
+// # Reading SDP
+//
+// Read takes SDP the way carriers and PBXs write it, not only the way RFC
+// 4566 orders it. It reads:
+//
+//   - lines ending in CRLF, LF or a bare CR, an unterminated last line,
+//     blank lines, and spaces or tabs around a line (stripped);
+//   - session-level lines in any order after v=0: t= before c=, a= or b=
+//     before t=, no s= or no t= at all;
+//   - media-level c=, b=, a= and other lines in any order;
+//   - any m= line "<media> <port>[/<count>] <proto> <fmt>...", whatever the
+//     media type and protocol: m=image 13962 udptl t38, m=application 5000
+//     udptl t38, m=video, m=message ... TCP/MSRP *;
+//   - lines of any type letter, known or not, and any attribute.
+//
+// It keeps every line, in order, at its level: a Description holds the
+// session-level lines and one MediaSection per m= line with its type, port
+// and port count, proto, formats and lines, with accessors for its
+// attributes and its c= line (the last one of a level wins; a media-level
+// c= wins over the session-level one). Description.Marshal writes it back.
+// So an image stream's port, proto, format and T.38 attributes
+// (T38FaxVersion, T38MaxBitRate, T38FaxRateManagement, T38FaxUdpEC, ...)
+// are there for a T.38 relay.
+//
+// Read refuses (ErrMalformed) only an empty or blank body, a first line
+// other than v=0, a line that is not "<letter>=<value>", an m= line it
+// cannot split into those fields (a port above 65535, a port count of 0,
+// a control character), and a body without an o= line before its first
+// m= line. SDP without m= lines is read (Parse then returns ErrNoAudio).
+//
+// Parse and Leg read the audio stream out of a Description: its formats
+// (a=rtpmap, a=fmtp, static payload types without a=rtpmap), a=ptime, the
+// direction (media-level, else session-level), the a=crypto lines (RFC
+// 4568) and the address, which must be an IP address of its c= line's
+// family. For input pion/sdp also accepts, Parse returns the same Media as
+// when it used pion/sdp, except that spaces or tabs at the end of a line no
+// longer end up in attribute values (so "a=sendrecv " is a direction).
+//
+// # Offer/answer during a call
+//
+// For re-INVITEs and UPDATEs each leg has a Leg: its own RFC 3264 state,
+// with byocp's o= line and last SDP, the peer's last SDP, every m-line in
+// its position, the codecs and payload types agreed on that leg, the
+// direction and, on the Zoom leg, byocp's key and the peer's. An offer
+// from leg A's peer is relayed to leg B's like this:
+//
+//	off, err := a.ReceiveOffer(body) // ErrGlare: 491; ErrPending: 500; others: 488
+//	if !off.Relay {
+//		answer, err = a.AnswerLocal() // refresh, media move, new key: A only
+//	} else {
+//		offer, err := b.OfferFrom(off.Media) // re-INVITE (or UPDATE) to B's peer
+//		// refused by B's peer: b.Rollback(); a.Rollback(); refuse A's offer
+//		ans, err := b.TakeAnswer(answerBody) // B's 2xx; ACK it
+//		answer, err = a.Answer(ans)          // 2xx to A's peer
+//	}
+//	// then point the relay at a.Current() and b.Current()
+//
+// The initial INVITE is the same exchange, ReceiveOffer on the incoming
+// leg and OfferFrom on the outgoing one. A re-INVITE without SDP gets
+// a.OfferCurrent() in the 2xx and its ACK's SDP goes to a.TakeAnswer; an
+// UPDATE without SDP needs no Leg. Take one answer per offer: SDP in a
+// later response to the same INVITE (a 2xx after an 18x) is ignored (RFC
+// 3261 section 13.2.1).
+//
+// A re-offer is relayed when it changes the stream's direction or drops a
+// codec agreed on the leg; one that only repeats the peer's last SDP (a
+// session refresh, whatever its o= version), moves the peer's address or
+// port, brings a new key or adds codecs is answered on its own leg. byocp
+// writes each leg's SDP from that leg's state: its o= version goes up only
+// when the SDP changes (and a version once sent is not reused, even for a
+// refused offer); its address and port never change; its key changes only
+// when the suite does. Directions map through: A's sendonly is offered to
+// B as sendonly, B's recvonly answer reaches A as recvonly, inactive stays
+// inactive, and a legacy hold (c=0.0.0.0) counts as not receiving (sendrecv
+// becomes sendonly, recvonly inactive); byocp never writes 0.0.0.0.
+//
+// Payload types belong to each leg. byocp answers with the offer's numbers,
+// and numbers its own offers on a leg with the number it wrote there
+// before for the codec, else the peer's number there, else the other
+// leg's, else the lowest free dynamic one, never giving a number a second
+// codec within the call. So telephone-event may be 101 on the Zoom leg and
+// 96 on the carrier leg; PayloadMap tells the relay how to renumber.
+//
+// # Other m-lines and T.38
+//
+// A Leg negotiates only the first active audio stream of an offer and
+// answers every other m-line in its position with port 0 (RFC 3264 section
+// 6), copying its media type, proto and formats: "m=video 0 RTP/AVP 31",
+// "m=audio 0 RTP/AVP 0" for a second audio stream, "m=image 0 udptl t38"
+// for T.38. byocp's later offers on the leg keep those m-lines, rejected,
+// in place.
+//
+// T.38 is not relayed yet. An offer with an active audio stream and
+// m=image (an INVITE offering both, or a re-INVITE that adds m=image to
+// the audio) is answered with the audio kept and the image stream
+// rejected, on the leg that received it, so the call goes on as audio and
+// the fax as G.711 pass-through. A re-INVITE whose m=image replaced the
+// audio m-line (changing the media type in place, RFC 3264 section 8.3.3)
+// fails with ErrNoAudio, and one that disables the audio next to m=image
+// with ErrUnacceptable: either way the peer gets 488, the leg stays as it
+// was and the call keeps its audio (a refused re-INVITE changes nothing,
+// RFC 3261 section 14.1); fax endpoints then usually fall back to G.711.
+//
 // # Known limitations
 //
-// pion/sdp v3.0.20 is strict, so Parse returns ErrMalformed for SDP that
-// real peers send:
-//
-//   - a non-audio m-line outside pion's list, such as T.38
-//     "m=image 5000 udptl t38" or "m=application 5000 udptl t38", even
-//     next to an audio stream (the Bridge cannot answer such an offer with
-//     the same number of m-lines anyway);
-//   - session-level lines out of RFC 4566 order, such as a= before t=;
-//   - a c= address that is a host name or carries a multicast TTL.
-//
-// Parse does repair line endings (bare LF or CR, a missing final CRLF) and a
-// missing s= line.
+//   - A c= address must be an IP address: a host name (as in the examples
+//     of RFC 3264 and RFC 4317) or a multicast address with a TTL makes the
+//     audio stream unusable (ErrMalformed), though Read reads it.
+//   - Offers on the Zoom leg carry one SDES suite.
+//   - A Leg does not check that a re-offer keeps the peer's earlier
+//     m-lines, and it does not track early dialogs: with forking, each
+//     early dialog needs its own answer handling.
 package sdp

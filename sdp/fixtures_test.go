@@ -40,6 +40,33 @@ var zoomOffer = crlf(
 	"a=fmtp:101 0-15",
 )
 
+// zoomPrefs is the Bridge's default SDES preference for answering Zoom
+// (peering.DefaultSRTPSuites, repeated here because sdp cannot import
+// peering): tag 3, then 2, 1 and 4 of zoomOffer.
+var zoomPrefs = []Suite{SuiteAESCM128HMACSHA180, SuiteAES256CMHMACSHA180, SuiteAEADAES256GCM, SuiteAESCM128HMACSHA132}
+
+// zoomCryptoLines are zoomOffer's a=crypto lines by tag.
+var zoomCryptoLines = map[int]string{
+	1: "a=crypto:1 AEAD_AES_256_GCM inline:" + keyGCM256,
+	2: "a=crypto:2 AES_256_CM_HMAC_SHA1_80 inline:" + keyCM256,
+	3: "a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:" + keyCM128,
+	4: "a=crypto:4 AES_CM_128_HMAC_SHA1_32 inline:" + keyCM128b,
+}
+
+// zoomOfferWith returns zoomOffer with suffix appended to the a=crypto
+// lines of the given tags, e.g. "|2^31|1:4" or " UNENCRYPTED_SRTCP".
+func zoomOfferWith(suffix string, tags ...int) string {
+	s := zoomOffer
+	for _, tag := range tags {
+		line := zoomCryptoLines[tag]
+		if !strings.Contains(s, line+"\r\n") {
+			panic("zoomOffer has no line " + line)
+		}
+		s = strings.Replace(s, line+"\r\n", line+suffix+"\r\n", 1)
+	}
+	return s
+}
+
 // carrierOffer is a typical carrier trunk offer: rtpmaps for some static
 // payload types only, attributes byocp ignores, explicit a=sendrecv.
 var carrierOffer = crlf(

@@ -2,6 +2,7 @@ package sdp
 
 import (
 	"errors"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ func FuzzParse(f *testing.F) {
 		strings.ReplaceAll(zoomOffer, "\r\n", "\n"),
 		strings.ReplaceAll(carrierOffer, "\r\n", "\r"),
 		sdpLines("m=audio 4000 RTP/AVP 0", "m=image 4002 udptl t38"),
+		didwwFax, t38ReInvite, freeswitchHold, ciscoNoSessionName, rfc3264Capabilities,
 		sdpLines("m=audio 0 RTP/SAVP 0 96", "a=rtpmap:96 x/0/0", "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"+keyCM128+"|2^31|1:4 KDR=1"),
 		"", "v=0\r\n", "garbage",
 	} {
@@ -43,14 +45,20 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// FuzzParseCrypto checks that ParseCrypto never panics and that String
-// round-trips every attribute it accepts.
+// FuzzParseCrypto checks that ParseCrypto never panics, that String
+// round-trips every attribute it accepts, and that Usable classifies every
+// accepted attribute as usable or unsupported (never invalid), agrees with
+// SelectCrypto, never passes an MKI and never quotes a key-sized field.
 func FuzzParseCrypto(f *testing.F) {
 	for _, s := range []string{
 		"1 AEAD_AES_256_GCM inline:" + keyGCM256,
 		"2 AES_256_CM_HMAC_SHA1_80 inline:" + strings.TrimRight(keyCM256, "="),
 		"3 AES_CM_128_HMAC_SHA1_80 inline:" + keyCM128 + "|2^31|1:4 UNENCRYPTED_SRTCP",
 		"4 AES_CM_128_HMAC_SHA1_32 inline:" + keyCM128b + "|1:4",
+		"3 AES_CM_128_HMAC_SHA1_80 inline:" + keyCM128 + "|2^31 KDR=0 WSH=64 FEC_ORDER=FEC_SRTP -X",
+		"3 AES_CM_128_HMAC_SHA1_80 inline:" + keyCM128 + "|16777215 FEC_KEY=inline:" + keyCM128b,
+		"3 AES_CM_128_HMAC_SHA1_80 inline:" + keyCM128 + "|2^20|1:4;inline:" + keyCM128b + "|2^20|2:4",
+		"3 AES_CM_128_HMAC_SHA1_80 inline:" + keyCM128 + "|2^00000000000000000000000000001|0000000000000000000000000001:4",
 	} {
 		f.Add(s)
 	}
@@ -66,5 +74,149 @@ func FuzzParseCrypto(f *testing.F) {
 		if err != nil || !reflect.DeepEqual(c, again) {
 			t.Fatalf("round trip of %q: %+v, %v", c.String(), again, err)
 		}
+		uerr := c.Usable()
+		if _, ok := SelectCrypto([]Crypto{c}, []Suite{c.Suite}); ok != (uerr == nil) {
+			t.Fatalf("SelectCrypto ok = %v but Usable() = %v", ok, uerr)
+		}
+		if uerr == nil {
+			if c.MKI != "" {
+				t.Fatalf("line with MKI %q is usable", c.MKI)
+			}
+			return
+		}
+		if !errors.Is(uerr, ErrUnsupportedCrypto) || errors.Is(uerr, ErrBadCrypto) {
+			t.Fatalf("Usable() = %v for a parsed line, want ErrUnsupportedCrypto only", uerr)
+		}
+		for _, field := range strings.FieldsFunc(value, func(r rune) bool { return r == ' ' || r == '\t' || r == ':' || r == '=' || r == '|' || r == ';' }) {
+			if len(field) > 24 && strings.Contains(uerr.Error(), field) {
+				t.Fatalf("Usable() = %v quotes the %d-byte field %q", uerr, len(field), field)
+			}
+		}
 	})
+}
+
+// FuzzReOffer sends a re-offer from either peer into an established
+// carrier->Zoom call and plays it through: answered on its leg or relayed
+// to the other, whose peer accepts byocp's offer. A refused offer must
+// leave the leg unchanged; an accepted one must give an answer with the
+// offer's m-lines in place, byocp's fixed address and port, byocp's key
+// unless the suite changed, and the same SDP again for a repeat of the
+// offer.
+func FuzzReOffer(f *testing.F) {
+	for _, s := range []string{
+		zoomOffer, carrierInvite,
+		strings.Replace(zoomOffer, "t=0 0", "t=0 0\r\na=sendonly", 1),
+		strings.Replace(carrierInvite, "198.51.100.20", "0.0.0.0", 1),
+		strings.Replace(carrierInvite, "0 8 96", "8 18 96", 1),
+		zoomOfferWith("|2^31|1:4", 3) + "m=video 5000 RTP/SAVP 97\r\n",
+		sdpLines("m=video 4000 RTP/AVP 96", "m=audio 4002 RTP/AVP 0 8", "a=inactive"),
+		didwwFax, didwwAudio, t38ReInvite, strings.Replace(didwwFax, "m=audio 13960", "m=audio 0", 1),
+		carrierSDP(1700000001, "198.51.100.20", "m=audio 4000 RTP/AVP 0 96", "sendrecv") + faxSection,
+		zoomSDP(56391, "") + "m=image 34170 udptl t38\r\n",
+	} {
+		f.Add([]byte(s), strings.Contains(s, "SAVP"))
+	}
+	f.Fuzz(func(t *testing.T, body []byte, fromZoom bool) {
+		c := newTestCall(t)
+		c.step(carrierToZoom)
+		x, y := c.carrier, c.zoom
+		if fromZoom {
+			x, y = y, x
+		}
+		before, otherBefore := x.Current(), y.Current()
+		off, err := x.ReceiveOffer(body)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrNoAudio) && !errors.Is(err, ErrUnacceptable) && !errors.Is(err, ErrNoCommonCodec) {
+				t.Fatalf("unclassified error: %v", err)
+			}
+			if !reflect.DeepEqual(x.Current(), before) {
+				t.Fatal("refused offer changed the leg")
+			}
+			if _, err := x.OfferCurrent(); err != nil {
+				t.Fatalf("leg left pending: %v", err)
+			}
+			return
+		}
+		if off.Refresh && off.Relay {
+			t.Fatal("a refresh is relayed")
+		}
+		var answer []byte
+		if !off.Relay {
+			if answer, err = x.AnswerLocal(); err != nil {
+				t.Fatalf("AnswerLocal: %v", err)
+			}
+			if !reflect.DeepEqual(y.Current(), otherBefore) {
+				t.Fatal("a local answer changed the other leg")
+			}
+		} else {
+			ob, err := y.OfferFrom(off.Media)
+			if errors.Is(err, ErrNoCommonCodec) {
+				x.Rollback()
+				return
+			}
+			if err != nil {
+				t.Fatalf("OfferFrom: %v", err)
+			}
+			peerAnswer := mirror(t, ob)
+			ans, err := y.TakeAnswer(peerAnswer)
+			if err != nil {
+				t.Fatalf("TakeAnswer(%q): %v", peerAnswer, err)
+			}
+			if answer, err = x.Answer(ans); err != nil {
+				t.Fatalf("Answer: %v", err)
+			}
+		}
+
+		offer, _ := parseSession(body)
+		got, err := parseSession(answer)
+		if err != nil {
+			t.Fatalf("byocp's answer does not parse: %v\n%s", err, answer)
+		}
+		idx, _, _ := offer.active()
+		if len(got.lines) != len(offer.lines) || got.lines[idx].audio == nil {
+			t.Fatalf("answer m-lines %+v for offer m-lines %+v", got.lines, offer.lines)
+		}
+		for i, l := range got.lines {
+			if i != idx && l.port != 0 {
+				t.Fatalf("m-line %d not rejected", i)
+			}
+		}
+		st := x.Current()
+		if a := got.lines[idx].audio; a.Port != x.cfg.Port || a.Addr != x.cfg.Addr || st.Index != idx {
+			t.Fatalf("answer at %v:%d, index %d", a.Addr, a.Port, st.Index)
+		}
+		if st.Suite == before.Suite && string(st.LocalKey) != string(before.LocalKey) {
+			t.Fatal("byocp's key changed with the suite unchanged")
+		}
+
+		again, err := x.ReceiveOffer(body)
+		if err != nil || !again.Refresh {
+			t.Fatalf("repeated offer: %+v, %v", again, err)
+		}
+		if b, err := x.AnswerLocal(); err != nil || string(b) != string(answer) {
+			t.Fatalf("answer to the repeated offer differs (%v):\n%s\nwas\n%s", err, b, answer)
+		}
+	})
+}
+
+// mirror returns a peer's answer accepting every format of offer, with
+// the reverse direction and, on RTP/SAVP, a new key for the offered line.
+func mirror(t *testing.T, offer []byte) []byte {
+	m, err := Parse(offer)
+	if err != nil {
+		t.Fatalf("byocp's offer does not parse: %v", err)
+	}
+	a := Media{Addr: netip.MustParseAddr("192.0.2.50"), Port: 6000, Proto: m.Proto, Formats: m.Formats, Direction: m.Direction.reverse()}
+	for _, c := range m.Crypto {
+		k, err := NewCrypto(c.Tag, c.Suite)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Crypto = []Crypto{k}
+	}
+	b, err := Marshal(&Origin{Username: "peer", SessionID: 9, Version: 9, Addr: a.Addr}, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

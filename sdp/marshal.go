@@ -46,14 +46,8 @@ func (o *Origin) Bump() { o.Version++ }
 // unspecified address of the origin's family, and no formats, written as
 // payload type 0 so the m-line stays valid.
 func Marshal(o *Origin, m Media) ([]byte, error) {
-	if o == nil {
-		return nil, errNilOrigin
-	}
-	if !validToken(o.Username) {
-		return nil, fmt.Errorf("%w: o= user name %q", errBadValue, o.Username)
-	}
-	if !o.Addr.IsValid() {
-		return nil, fmt.Errorf("%w: origin address", errBadAddr)
+	if err := checkOrigin(o); err != nil {
+		return nil, err
 	}
 	if m.Port < 0 || m.Port > 65535 {
 		return nil, fmt.Errorf("%w: %d", errBadPort, m.Port)
@@ -72,7 +66,28 @@ func Marshal(o *Origin, m Media) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	sd := pion.SessionDescription{
+	sd := sessionDescription(o, addr, []*pion.MediaDescription{md})
+	return sd.Marshal()
+}
+
+// checkOrigin returns Marshal's error for an Origin it cannot write.
+func checkOrigin(o *Origin) error {
+	if o == nil {
+		return errNilOrigin
+	}
+	if !validToken(o.Username) {
+		return fmt.Errorf("%w: o= user name %q", errBadValue, o.Username)
+	}
+	if !o.Addr.IsValid() {
+		return fmt.Errorf("%w: origin address", errBadAddr)
+	}
+	return nil
+}
+
+// sessionDescription is the session byocp writes on a leg: o= from o,
+// s=byocp, a session-level c= for addr, t=0 0 and the m-lines mds.
+func sessionDescription(o *Origin, addr netip.Addr, mds []*pion.MediaDescription) pion.SessionDescription {
+	return pion.SessionDescription{
 		Origin: pion.Origin{
 			Username:       o.Username,
 			SessionID:      o.SessionID,
@@ -88,9 +103,8 @@ func Marshal(o *Origin, m Media) ([]byte, error) {
 			Address:     &pion.Address{Address: addr.WithZone("").String()},
 		},
 		TimeDescriptions:  []pion.TimeDescription{{}},
-		MediaDescriptions: []*pion.MediaDescription{md},
+		MediaDescriptions: mds,
 	}
-	return sd.Marshal()
 }
 
 // mediaDescription builds the m=audio section of Marshal.

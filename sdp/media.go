@@ -75,8 +75,9 @@ var staticFormats = map[uint8]Format{
 
 // Media is the audio stream of a session description, reduced to what a
 // relay and a B2BUA need. Everything else in the SDP (other attributes,
-// a=rtcp, bandwidth, the peer's o= line) is dropped on purpose: the Bridge
-// writes each leg's SDP from its own state.
+// a=rtcp, bandwidth, the peer's o= line, other m-lines) is dropped on
+// purpose, as far as Media goes (Read's Description keeps it all): the
+// Bridge writes each leg's SDP from its own state.
 type Media struct {
 	// Addr is the connection address; a media-level c= wins over the
 	// session-level one. 0.0.0.0 (RFC 2543 hold) is returned as is.

@@ -397,3 +397,135 @@ func TestInviteRefusesBadInput(t *testing.T) {
 		t.Errorf("Invite after Close = %v, want ErrClosed", err)
 	}
 }
+
+// TestAbandonedInviteCleanedUp: an INVITE given up for silence past
+// ResponseTimeout is not left behind. A late provisional response gets a
+// CANCEL (it would otherwise ring a phone beside the next peer's), a late
+// 200 is ACKed and hung up with BYE, and neither reaches the caller.
+func TestAbandonedInviteCleanedUp(t *testing.T) {
+	t.Parallel()
+	for _, late := range []int{180, 200} {
+		t.Run(fmt.Sprint(late), func(t *testing.T) {
+			t.Parallel()
+			ep := listenEP(t, EndpointConfig{Name: "uac"})
+			uas := newRawUDP(t, "127.0.0.1")
+			ap := uas.addr()
+			reported := make(chan Response, 4)
+			_, err := ep.Invite(context.Background(), InviteRequest{
+				RequestURI:      URI{User: "x", Host: ap.Addr().String(), Port: int(ap.Port())},
+				To:              NameAddr{URI: URI{User: "x", Host: "127.0.0.1"}},
+				From:            NameAddr{URI: URI{User: "y", Host: "127.0.0.1"}},
+				SDP:             []byte(offerSDP),
+				ResponseTimeout: 200 * time.Millisecond,
+				OnProvisional:   func(r Response) { reported <- r },
+			})
+			if !errors.Is(err, ErrNoResponse) {
+				t.Fatalf("Invite error = %v, want ErrNoResponse", err)
+			}
+			inv := uas.expect("INVITE", isRequest(sip.INVITE))
+			switch late {
+			case 180:
+				uas.send(inv.from, reply(inv, 180, "Ringing", "slow", []string{contactOf(uas)}, ""))
+				can := uas.expect("CANCEL for the late 180", isRequest(sip.CANCEL))
+				if branchOf(can.req()) != branchOf(inv.req()) {
+					t.Errorf("CANCEL branch %q, want the INVITE's", branchOf(can.req()))
+				}
+				uas.send(can.from, reply(can, 200, "OK", "", nil, ""))
+				uas.send(inv.from, reply(inv, 487, "Request Terminated", "slow", nil, ""))
+				uas.expect("ACK for 487", isRequest(sip.ACK))
+			case 200:
+				uas.send(inv.from, reply(inv, 200, "OK", "slow", []string{contactOf(uas), "Content-Type: application/sdp"}, answerSDP))
+				ack := uas.expect("ACK for the late 200", isRequest(sip.ACK))
+				bye := uas.expect("BYE after the ACK", isRequest(sip.BYE))
+				if ack.req().CallID().Value() != inv.req().CallID().Value() || tagOf(bye.req().To().Params) != "slow" {
+					t.Errorf("ACK/BYE not in the late 200's dialog:\n%s\n%s", ack, bye)
+				}
+				uas.send(bye.from, reply(bye, 200, "OK", "", nil, ""))
+				eventually(t, "no dialog left", func() bool { return ep.ActiveDialogs() == 0 })
+			}
+			select {
+			case r := <-reported:
+				t.Errorf("late %d reported to the caller", r.StatusCode)
+			default:
+			}
+		})
+	}
+}
+
+// TestSecondForkAnswerIsHungUp: two forks of one INVITE answer 200 (two To
+// tags); the first is the call, the second is ACKed and hung up with BYE
+// (RFC 3261 §13.2.2.4), whether it arrives right behind the first or later.
+func TestSecondForkAnswerIsHungUp(t *testing.T) {
+	t.Parallel()
+	for _, delay := range []time.Duration{0, 300 * time.Millisecond} {
+		t.Run(delay.String(), func(t *testing.T) {
+			t.Parallel()
+			ep := listenEP(t, EndpointConfig{Name: "uac"})
+			uas := newRawUDP(t, "127.0.0.1")
+			fork2 := newRawUDP(t, "127.0.0.1")
+			results := startInvite(context.Background(), ep, uas, nil)
+			inv := uas.expect("INVITE", isRequest(sip.INVITE))
+			uas.send(inv.from, reply(inv, 200, "OK", "fork1", []string{contactOf(uas)}, answerSDP))
+			time.Sleep(delay)
+			uas.send(inv.from, reply(inv, 200, "OK", "fork2", []string{contactOf(fork2)}, answerSDP))
+			r := waitInvite(t, results)
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			if tagOf(r.call.remote.Params) != "fork1" {
+				t.Errorf("the call is with %q, want the first fork", tagOf(r.call.remote.Params))
+			}
+			uas.expect("ACK to the first fork", isRequest(sip.ACK))
+			ack := fork2.expect("ACK to the second fork", isRequest(sip.ACK))
+			bye := fork2.expect("BYE to the second fork", isRequest(sip.BYE))
+			if tagOf(ack.req().To().Params) != "fork2" || tagOf(bye.req().To().Params) != "fork2" {
+				t.Errorf("ACK/BYE not in the second fork's dialog:\n%s\n%s", ack, bye)
+			}
+			fork2.send(bye.from, reply(bye, 200, "OK", "", nil, ""))
+			if r.call.Cause() != CauseNone {
+				t.Errorf("the call ended: %q", r.call.Cause())
+			}
+		})
+	}
+}
+
+// TestReliableProvisionalGetsPRACK: a 183 with Require: 100rel and an RSeq
+// gets one PRACK in its early dialog (RAck names the RSeq and the INVITE's
+// CSeq); its retransmission gets none; the next reliable 1xx gets the next
+// PRACK (RFC 3262).
+func TestReliableProvisionalGetsPRACK(t *testing.T) {
+	t.Parallel()
+	ep := listenEP(t, EndpointConfig{Name: "uac"})
+	uas := newRawUDP(t, "127.0.0.1")
+	results := startInvite(context.Background(), ep, uas, nil)
+	inv := uas.expect("INVITE", isRequest(sip.INVITE))
+	cseq := inv.req().CSeq().SeqNo
+	rel := func(code int, reason string, rseq int) string {
+		return reply(inv, code, reason, "rel", []string{contactOf(uas), "Require: 100rel", fmt.Sprintf("RSeq: %d", rseq)}, "")
+	}
+	uas.send(inv.from, rel(183, "Session Progress", 1))
+	pr := uas.expect("PRACK", isRequest(sip.PRACK))
+	p := pr.req()
+	if got := headerValue(pr.data, "RAck"); got != fmt.Sprintf("1 %d INVITE", cseq) {
+		t.Errorf("RAck %q, want \"1 %d INVITE\"", got, cseq)
+	}
+	if p.CSeq().SeqNo != cseq+1 || tagOf(p.To().Params) != "rel" || p.CallID().Value() != inv.req().CallID().Value() {
+		t.Errorf("PRACK not in the early dialog:\n%s", pr)
+	}
+	uas.send(pr.from, reply(pr, 200, "OK", "", nil, ""))
+	uas.send(inv.from, rel(183, "Session Progress", 1)) // retransmission
+	if m, ok := uas.within(300*time.Millisecond, isRequest(sip.PRACK)); ok {
+		t.Errorf("PRACK for a retransmitted 183:\n%s", m)
+	}
+	uas.send(inv.from, rel(180, "Ringing", 2))
+	pr2 := uas.expect("second PRACK", isRequest(sip.PRACK))
+	if got := headerValue(pr2.data, "RAck"); got != fmt.Sprintf("2 %d INVITE", cseq) || pr2.req().CSeq().SeqNo != cseq+2 {
+		t.Errorf("second PRACK RAck %q CSeq %d", got, pr2.req().CSeq().SeqNo)
+	}
+	uas.send(pr2.from, reply(pr2, 200, "OK", "", nil, ""))
+	uas.send(inv.from, reply(inv, 200, "OK", "rel", []string{contactOf(uas)}, answerSDP))
+	if r := waitInvite(t, results); r.err != nil {
+		t.Fatal(r.err)
+	}
+	uas.expect("ACK", isRequest(sip.ACK))
+}

@@ -33,15 +33,25 @@ type dialog struct {
 	flow         string // remote address of the connection the dialog uses (reliable transports)
 	acked        chan struct{}
 	ackOnce      sync.Once
+	firstAck     []byte // SDP in the ACK of the first 2xx (Delayed Offer's answer); set before acked closes
 	done         chan struct{}
 	localContact *sip.ContactHeader
+	onEnd        func() // called once when the dialog ends, if set
 
-	mu           sync.Mutex
-	remoteTarget sip.Uri
-	cseq         uint32
-	localSDP     []byte
-	ack          *sip.Request // UAC: the ACK for the 2xx, resent on retransmitted 2xx
-	cause        Cause
+	ownsCallID bool // this side chose the Call-ID (placed the call): RFC 3261 §14.1 glare delays
+
+	mu            sync.Mutex
+	remoteTarget  sip.Uri
+	cseq          uint32
+	remoteCSeq    uint32 // highest CSeq the peer used
+	remoteCSeqSet bool
+	localSDP      []byte
+	ack           *sip.Request // the ACK for our last 2xx to an INVITE, resent on retransmitted 2xx
+	cause         Cause
+	requests      chan *DialogRequest // set by TakeRequests
+	pendingOut    bool                // our re-INVITE or UPDATE offer has no final response yet
+	pendingIn     *DialogRequest      // the peer's INVITE or UPDATE offer we have not answered yet
+	awaitingAck   *DialogRequest      // the peer's re-INVITE we answered 2xx, until its ACK
 }
 
 func newDialog(e *Endpoint, callID, localTag, remoteTag string) *dialog {
@@ -77,8 +87,13 @@ func (d *dialog) end(cause Cause) bool {
 	}
 	d.cause = cause
 	d.mu.Unlock()
-	close(d.done)
+	// Out of the table before Done closes, so that whoever waits on Done
+	// sees the dialog gone.
 	d.ep.removeDialog(d)
+	if d.onEnd != nil {
+		d.onEnd()
+	}
+	close(d.done)
 	return true
 }
 
@@ -103,10 +118,6 @@ func (d *dialog) sendBye(ctx context.Context) error {
 		return fmt.Errorf("sip: BYE answered %d %s", res.StatusCode, res.Reason)
 	}
 	return nil
-}
-
-func (d *dialog) ackReceived() {
-	d.ackOnce.Do(func() { close(d.acked) })
 }
 
 // resendAck repeats our ACK for a retransmitted 2xx (RFC 3261 §13.2.2.4).
@@ -177,46 +188,12 @@ func (d *dialog) destination() string {
 	return d.flow
 }
 
-// handleRequest answers an in-dialog request from the peer.
-func (d *dialog) handleRequest(req *sip.Request, tx sip.ServerTransaction) {
-	switch req.Method {
-	case sip.BYE:
-		d.ep.reply(req, tx, 200, "OK")
-		d.end(CauseRemoteBye)
-	case sip.INVITE, sip.UPDATE:
-		// Session refresh or re-offer: answer with our current SDP so the
-		// session stays as negotiated (media changes are not relayed yet).
-		if c := req.Contact(); c != nil {
-			d.mu.Lock()
-			d.remoteTarget = *c.Address.Clone()
-			d.mu.Unlock()
-		}
-		d.mu.Lock()
-		sdp := d.localSDP
-		d.mu.Unlock()
-		var body []byte
-		if req.Method == sip.INVITE || len(req.Body()) > 0 {
-			body = sdp
-		}
-		res := sip.NewResponseFromRequest(req, 200, "OK", body)
-		res.AppendHeader(d.localContact.Clone())
-		if body != nil {
-			res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-		}
-		if err := tx.Respond(res); err != nil {
-			d.ep.log.Debug("in-dialog response not sent", "method", req.Method, "error", err)
-		}
-	default:
-		d.ep.reply(req, tx, 200, "OK")
-	}
-}
-
-// awaitAck retransmits a 2xx over UDP (T1 doubling to T2) until the ACK
-// arrives or 64*T1 pass (RFC 3261 §13.3.1.4). acks carries ACKs that matched
-// the INVITE server transaction itself (same branch as the INVITE, which
-// RFC 6026 §7.1 passes up from the Accepted state); the others reach the
-// dialog through Endpoint.onAck.
-func (d *dialog) awaitAck(ctx context.Context, acks <-chan *sip.Request, resend func() error) error {
+// awaitAck retransmits a 2xx over UDP (T1 doubling to T2) until acked is
+// closed or 64*T1 pass (RFC 3261 §13.3.1.4). txAcks carries ACKs that
+// matched the INVITE server transaction itself (same branch as the INVITE,
+// which RFC 6026 §7.1 passes up from the Accepted state); they are given to
+// take. The others reach the dialog through Endpoint.onAck.
+func (d *dialog) awaitAck(ctx context.Context, acked <-chan struct{}, txAcks <-chan *sip.Request, take func(*sip.Request), resend func() error) error {
 	deadline := time.NewTimer(64 * sip.T1)
 	defer deadline.Stop()
 	interval := sip.T1
@@ -225,10 +202,10 @@ func (d *dialog) awaitAck(ctx context.Context, acks <-chan *sip.Request, resend 
 	reliable := d.ep.network != "UDP"
 	for {
 		select {
-		case <-d.acked:
+		case <-acked:
 			return nil
-		case <-acks:
-			d.ackReceived()
+		case a := <-txAcks:
+			take(a)
 			return nil
 		case <-d.done:
 			return nil

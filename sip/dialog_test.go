@@ -105,7 +105,7 @@ func TestOptionsAndUnknownMethods(t *testing.T) {
 	uac.send(ep.Addr(), uac.inDialog("OPTIONS", ""))
 	res := uac.expect("200 for OPTIONS", isResponse(200, sip.OPTIONS))
 	allow := headerValue(res.data, "Allow")
-	for _, m := range []string{"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "UPDATE", "INFO"} {
+	for _, m := range []string{"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "UPDATE", "INFO", "REFER"} {
 		if !strings.Contains(allow, m) {
 			t.Errorf("Allow %q lacks %s", allow, m)
 		}
@@ -116,38 +116,66 @@ func TestOptionsAndUnknownMethods(t *testing.T) {
 	if tagOf(res.res().To().Params) == "" {
 		t.Error("200 for OPTIONS without To tag")
 	}
-	for _, method := range []string{"SUBSCRIBE", "MESSAGE", "REFER", "PUBLISH", "NOTIFY", "FROBNICATE"} {
+	for _, method := range []string{"SUBSCRIBE", "MESSAGE", "PUBLISH", "NOTIFY", "FROBNICATE"} {
 		uac.send(ep.Addr(), uac.inDialog(method, ""))
 		res := uac.expect("final for "+method, isFinal(sip.RequestMethod(method)))
 		if res.res().StatusCode != 405 || headerValue(res.data, "Allow") != allowMethods {
 			t.Errorf("%s: got\n%s\nwant 405 with Allow: %s", method, res, allowMethods)
 		}
 	}
+	// REFER is a method byocp knows, but only within a dialog.
+	uac.send(ep.Addr(), uac.inDialog("REFER", ""))
+	if res := uac.expect("final for REFER", isFinal(sip.REFER)); res.res().StatusCode != 481 {
+		t.Errorf("REFER outside a dialog: %s, want 481", startLine(res.data))
+	}
 }
 
-// TestAcceptSource: requests from a refused source get 403, and its ACK does
-// not confirm a dialog that another, accepted source is setting up.
+// TestAcceptSource: requests from a refused source get no answer (403 with
+// ReplyToRefused), are counted, and its ACK does not confirm, nor its BYE
+// end, a dialog that another, accepted source set up.
 func TestAcceptSource(t *testing.T) {
 	t.Parallel()
-	refused := netip.MustParseAddr("127.0.0.2")
-	ep, q, uac := newUASRig(t, EndpointConfig{AcceptSource: func(a netip.Addr) bool { return a != refused }})
-	intruder := newRawUAC(newRawUDP(t, refused.String()), ep.Addr(), "UDP")
+	for _, reply := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ReplyToRefused=%v", reply), func(t *testing.T) {
+			t.Parallel()
+			testAcceptSource(t, reply)
+		})
+	}
+}
 
+func testAcceptSource(t *testing.T, reply403 bool) {
+	refused := netip.MustParseAddr("127.0.0.2")
+	ep, q, uac := newUASRig(t, EndpointConfig{AcceptSource: func(a netip.Addr) bool { return a != refused }, Limits: Limits{ReplyToRefused: reply403}})
+	intruder := newRawUAC(newRawUDP(t, refused.String()), ep.Addr(), "UDP")
+	// refusedGets checks what the refused source hears for a request.
+	refusedGets := func(what string, method sip.RequestMethod) rawMsg {
+		t.Helper()
+		if !reply403 {
+			if m, ok := intruder.within(300*time.Millisecond, anything); ok {
+				t.Errorf("%s from refused source answered:\n%s", what, m)
+			}
+			return rawMsg{}
+		}
+		res := intruder.expect(what+" final", isFinal(method))
+		if res.res().StatusCode != 403 {
+			t.Errorf("%s from refused source: %s, want 403", what, startLine(res.data))
+		}
+		return res
+	}
+
+	before := ep.Stats().Refused
 	intruder.send(ep.Addr(), intruder.inDialog("OPTIONS", ""))
-	if res := intruder.expect("OPTIONS final", isFinal(sip.OPTIONS)); res.res().StatusCode != 403 {
-		t.Errorf("OPTIONS from refused source: %s, want 403", startLine(res.data))
-	}
+	refusedGets("OPTIONS", sip.OPTIONS)
 	intruder.send(ep.Addr(), intruder.invite())
-	res := intruder.expect("INVITE final", isFinal(sip.INVITE))
-	if res.res().StatusCode != 403 {
-		t.Errorf("INVITE from refused source: %s, want 403", startLine(res.data))
+	if res := refusedGets("INVITE", sip.INVITE); reply403 {
+		intruder.send(ep.Addr(), intruder.ackNon2xx(res))
 	}
-	intruder.send(ep.Addr(), intruder.ackNon2xx(res))
 	select {
 	case c := <-q:
 		t.Fatalf("refused INVITE reached the handler: %s", c.CallID())
 	default:
 	}
+	eventually(t, "refused requests counted", func() bool { return ep.Stats().Refused >= before+2 })
 
 	// The accepted caller's 200 is not acknowledged yet…
 	uac.send(ep.Addr(), uac.invite())
@@ -173,9 +201,7 @@ func TestAcceptSource(t *testing.T) {
 	}
 	// Nor may the refused source hang the call up.
 	intruder.send(ep.Addr(), intruder.inDialog("BYE", ""))
-	if res := intruder.expect("BYE final", isFinal(sip.BYE)); res.res().StatusCode != 403 {
-		t.Errorf("BYE from refused source: %s, want 403", startLine(res.data))
-	}
+	refusedGets("BYE", sip.BYE)
 	if call.Cause() != CauseNone {
 		t.Errorf("refused BYE ended the call: %q", call.Cause())
 	}

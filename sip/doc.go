@@ -10,6 +10,18 @@
 // connection a dialog arrived on) and a 400 Bad Request for requests the
 // parser rejects.
 //
+// An Endpoint is also the SBC's front door, built so that nothing a stranger
+// sends costs state or can hurt a call. AcceptSource runs before anything
+// else: on UDP in the datagram filter, before parsing; on TCP and TLS at
+// accept, before the TLS handshake. Refused sources get no answer (unless
+// Limits.ReplyToRefused) and leave no per-source state. Limits bounds TLS
+// handshakes, idle connections that carry no call, and connections in total
+// and per source. A request that lacks a mandatory header gets 400 before
+// any handler sees it, so handlers may rely on From, To, Call-ID, CSeq and
+// Via. Every goroutine that handles network input recovers from panics,
+// answers 500 where a transaction exists, and counts what happened in
+// Stats.
+//
 // An Endpoint is one leg's user agent. Incoming INVITEs reach a CallHandler
 // as a ServerCall (the UAS side of a dialog); Endpoint.Invite places a call and
 // returns a ClientCall (the UAC side). Both end with Hangup or a BYE from the

@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,7 +27,7 @@ const (
 )
 
 // allowMethods is the Allow header value for every response that carries one.
-const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO"
+const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, REFER"
 
 // CallHandler receives incoming calls. ServeCall runs on its own goroutine
 // and should answer, reject or let the call be cancelled; it may return at
@@ -53,20 +55,59 @@ type EndpointConfig struct {
 	// AdvertiseHost is the host written into Via and Contact. Default: the
 	// listen IP; required when listening on an unspecified address.
 	AdvertiseHost string
-	// TLS is used for accepted and dialled connections when Network is "tls".
+	// TLS is used for accepted connections when Network is "tls", and for
+	// dialled ones too unless DialTLS is set.
 	TLS *tls.Config
+	// DialTLS, if set, is used for connections this endpoint dials when
+	// Network is "tls" (for example with a client certificate and a
+	// verification policy of its own).
+	DialTLS *tls.Config
 	// Handler receives new incoming calls; nil rejects them with 480.
 	Handler CallHandler
-	// AcceptSource decides whether a request from src may use this endpoint;
-	// nil accepts every source. Refused requests get 403 Forbidden.
+	// AcceptSource decides whether src may use this endpoint; nil accepts
+	// every source. It runs before anything else: on UDP before a datagram
+	// is parsed, on TCP and TLS when a connection is accepted, before the
+	// TLS handshake. Refused datagrams are dropped without an answer and
+	// refused connections closed; both are counted in Stats().Refused. It
+	// must be cheap and safe for concurrent use.
 	AcceptSource func(src netip.Addr) bool
+	// Limits bounds what strangers and idle connections may cost.
+	Limits
 	// AnswerTimeout bounds how long an incoming INVITE may stay unanswered
 	// before it is rejected with 408. Default 3 minutes.
 	AnswerTimeout time.Duration
+	// RequestTimeout bounds how long an in-dialog request handed to the
+	// dialog's owner (see TakeRequests) may stay unanswered before the
+	// dialog answers it 500. Default 30 s, under the peer's 32 s
+	// transaction timeout.
+	RequestTimeout time.Duration
 	// UserAgent is sent in User-Agent and Server headers; default "byocp".
 	UserAgent string
 	// Logger receives the endpoint's logs; default slog.Default().
 	Logger *slog.Logger
+}
+
+// Limits bounds what strangers, stalled handshakes and idle connections may
+// cost an Endpoint. The zero value gives the defaults below.
+type Limits struct {
+	// ReplyToRefused answers a refused UDP request with 403 Forbidden
+	// instead of dropping it silently. Silence is the safer default: an
+	// answer confirms to a scanner that a SIP server is there.
+	ReplyToRefused bool
+	// HandshakeTimeout bounds the TLS handshake of an accepted connection;
+	// default 5 s.
+	HandshakeTimeout time.Duration
+	// IdleTimeout closes an accepted TCP/TLS connection that has carried no
+	// traffic for this long while no call (ringing or answered) uses it;
+	// default 3 minutes, negative disables it.
+	IdleTimeout time.Duration
+	// MaxConnections bounds the accepted TCP/TLS connections open at once;
+	// default 4096, negative means no limit. Further connections are
+	// closed at accept.
+	MaxConnections int
+	// MaxConnectionsPerSource bounds the accepted TCP/TLS connections open
+	// at once from one IP address; default 256, negative means no limit.
+	MaxConnectionsPerSource int
 }
 
 // Endpoint is one SIP user agent: a listener, a client and a dialog table.
@@ -87,11 +128,14 @@ type Endpoint struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	stats  counters
+	order  orderBook // provisional responses per INVITE being placed, in arrival order
 
 	mu      sync.Mutex
 	closed  bool
 	dialogs map[dialogKey]*dialog
 	pending map[*ServerCall]struct{}
+	flows   map[string]int // calls per connection (remote address), TCP/TLS only
 }
 
 // Listen validates cfg, binds the listener and starts serving.
@@ -106,12 +150,21 @@ func Listen(cfg EndpointConfig) (*Endpoint, error) {
 	if cfg.AnswerTimeout <= 0 {
 		cfg.AnswerTimeout = 3 * time.Minute
 	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 30 * time.Second
+	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "byocp"
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = 5 * time.Second
+	}
+	cfg.IdleTimeout = defaultOr(cfg.IdleTimeout, 3*time.Minute)
+	cfg.MaxConnections = defaultOr(cfg.MaxConnections, 4096)
+	cfg.MaxConnectionsPerSource = defaultOr(cfg.MaxConnectionsPerSource, 256)
 	switch cfg.Network {
 	case NetworkUDP, NetworkTCP:
 	case NetworkTLS:
@@ -133,6 +186,7 @@ func Listen(cfg EndpointConfig) (*Endpoint, error) {
 		parser:  sip.NewParser(),
 		dialogs: make(map[dialogKey]*dialog),
 		pending: make(map[*ServerCall]struct{}),
+		flows:   make(map[string]int),
 	}
 
 	switch cfg.Network {
@@ -149,10 +203,11 @@ func Listen(cfg EndpointConfig) (*Endpoint, error) {
 			return nil, fmt.Errorf("sip: listen %s %s: %w", cfg.Listen, cfg.Network, err)
 		}
 		e.addr = l.Addr().(*net.TCPAddr).AddrPort()
-		e.listener = l
+		var serverTLS *tls.Config
 		if cfg.Network == NetworkTLS {
-			e.listener = tls.NewListener(l, cfg.TLS)
+			serverTLS = cfg.TLS
 		}
+		e.listener = newStreamListener(l, e, serverTLS)
 	}
 	e.addr = netip.AddrPortFrom(e.addr.Addr().Unmap(), e.addr.Port())
 
@@ -181,13 +236,15 @@ func Listen(cfg EndpointConfig) (*Endpoint, error) {
 			sip.WithTransactionLayerUnhandledResponseHandler(e.onStrayResponse),
 		),
 	}
-	if cfg.TLS != nil {
-		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(cfg.TLS))
+	if dial := cmp.Or(cfg.DialTLS, cfg.TLS); dial != nil {
+		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(dial))
 	}
 	if e.ua, err = sipgo.NewUA(uaOpts...); err != nil {
 		e.closeListener()
 		return nil, fmt.Errorf("sip: %w", err)
 	}
+	// Before serving starts: the transport's handler list is not locked.
+	e.ua.TransportLayer().OnMessage(e.observe)
 	if e.srv, err = sipgo.NewServer(e.ua, sipgo.WithServerLogger(sipLog)); err != nil {
 		e.closeListener()
 		return nil, fmt.Errorf("sip: %w", err)
@@ -299,35 +356,108 @@ func (e *Endpoint) Close() error {
 	return e.ua.Close()
 }
 
-// registerHandlers routes every method through the source check.
+// registerHandlers routes every method through guard.
 func (e *Endpoint) registerHandlers() {
-	guard := func(h sipgo.RequestHandler) sipgo.RequestHandler {
-		return func(req *sip.Request, tx sip.ServerTransaction) {
-			if e.cfg.AcceptSource != nil && !e.cfg.AcceptSource(sourceAddr(req)) {
-				e.log.Warn("request from refused source", "method", req.Method, "source", req.Source())
-				if !req.IsAck() {
-					e.reply(req, tx, 403, "Forbidden")
-				}
-				return
-			}
-			h(req, tx)
-		}
-	}
-	e.srv.OnInvite(guard(e.onInvite))
-	e.srv.OnAck(guard(e.onAck))
-	e.srv.OnBye(guard(e.onInDialog))
-	e.srv.OnUpdate(guard(e.onInDialog))
-	e.srv.OnInfo(guard(e.onInDialog))
-	e.srv.OnOptions(guard(e.onOptions))
-	e.srv.OnCancel(guard(func(req *sip.Request, tx sip.ServerTransaction) {
+	e.srv.OnInvite(e.guard(e.onInvite))
+	e.srv.OnAck(e.guard(e.onAck))
+	e.srv.OnBye(e.guard(e.onInDialog))
+	e.srv.OnUpdate(e.guard(e.onInDialog))
+	e.srv.OnInfo(e.guard(e.onInDialog))
+	e.srv.OnRefer(e.guard(e.onInDialog))
+	e.srv.OnOptions(e.guard(e.onOptions))
+	e.srv.OnCancel(e.guard(func(req *sip.Request, tx sip.ServerTransaction) {
 		e.reply(req, tx, 481, "Call/Transaction Does Not Exist")
 	}))
-	e.srv.OnNoRoute(guard(func(req *sip.Request, tx sip.ServerTransaction) {
+	e.srv.OnNoRoute(e.guard(func(req *sip.Request, tx sip.ServerTransaction) {
 		if req.IsAck() {
 			return
 		}
 		e.reply(req, tx, 405, "Method Not Allowed", sip.NewHeader("Allow", allowMethods))
 	}))
+}
+
+// guard wraps a handler: it checks the source (again, for requests that
+// reached sipgo some other way), answers 400 to requests missing a
+// mandatory header so that no handler sees one, and recovers a panic into
+// a 500 so that one bad message cannot take the process down.
+func (e *Endpoint) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		defer func() {
+			if v := recover(); v != nil {
+				e.notePanic("request handler", callIDOf(req), v)
+				if !req.IsAck() {
+					e.replyBare(req, tx, 500, "Server Internal Error")
+				}
+			}
+		}()
+		if !e.sourceAllowed(sourceAddr(req)) {
+			e.stats.refused.Add(1)
+			if e.cfg.ReplyToRefused && !req.IsAck() {
+				e.replyBare(req, tx, 403, "Forbidden")
+			}
+			return
+		}
+		if problem := requestProblem(req); problem != "" {
+			e.stats.malformed.Add(1)
+			e.log.Warn("bad request", "method", req.Method, "problem", problem, "source", req.Source(), "call_id", callIDOf(req))
+			if !req.IsAck() {
+				e.replyBare(req, tx, 400, "Bad Request", sip.NewHeader("Warning", `399 byocp "`+problem+`"`))
+			}
+			return
+		}
+		h(req, tx)
+	}
+}
+
+// sourceAllowed applies AcceptSource.
+func (e *Endpoint) sourceAllowed(src netip.Addr) bool {
+	return e.cfg.AcceptSource == nil || e.cfg.AcceptSource(src)
+}
+
+// recoverPanic is deferred at the top of every goroutine that handles
+// network input outside a request handler.
+func (e *Endpoint) recoverPanic(where, callID string) {
+	if v := recover(); v != nil {
+		e.notePanic(where, callID, v)
+	}
+}
+
+func (e *Endpoint) notePanic(where, callID string, v any) {
+	e.stats.panics.Add(1)
+	e.log.Error("panic recovered, still serving", "in", where, "call_id", callID, "panic", fmt.Sprint(v),
+		"stack", string(debug.Stack()))
+}
+
+// replyBare answers a request that may lack headers a normal response
+// copies: it builds the response without touching them, and never panics.
+func (e *Endpoint) replyBare(req *sip.Request, tx sip.ServerTransaction, code int, reason string, hdrs ...sip.Header) {
+	defer func() {
+		if v := recover(); v != nil {
+			e.notePanic("bare reply", callIDOf(req), v)
+		}
+	}()
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	if to := res.To(); to != nil && tagOf(to.Params) == "" {
+		to.Params = to.Params.Clone()
+		if to.Params == nil {
+			to.Params = sip.NewParams()
+		}
+		to.Params.Add("tag", sip.GenerateTagN(16))
+	}
+	res.AppendHeader(sip.NewHeader("Server", e.cfg.UserAgent))
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
+	if err := tx.Respond(res); err != nil {
+		e.log.Debug("response not sent", "code", code, "error", err)
+	}
+}
+
+func callIDOf(m interface{ CallID() *sip.CallIDHeader }) string {
+	if c := m.CallID(); c != nil {
+		return c.Value()
+	}
+	return ""
 }
 
 // reply sends a response without a body.
@@ -360,11 +490,6 @@ func (e *Endpoint) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		e.onInDialog(req, tx)
 		return
 	}
-	if problem := checkInvite(req); problem != "" {
-		e.log.Warn("bad INVITE", "problem", problem, "source", req.Source())
-		e.reply(req, tx, 400, "Bad Request", sip.NewHeader("Warning", `399 byocp "`+problem+`"`))
-		return
-	}
 	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 {
 		e.reply(req, tx, 483, "Too Many Hops")
 		return
@@ -385,12 +510,21 @@ func (e *Endpoint) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	e.pending[call] = struct{}{}
+	e.addFlowLocked(call.flow)
 	e.mu.Unlock()
 
 	if e.cfg.Handler == nil {
 		_ = call.Reject(480, "Temporarily Unavailable")
 	} else {
-		go e.cfg.Handler.ServeCall(call)
+		go func() {
+			defer func() {
+				if v := recover(); v != nil {
+					e.notePanic("call handler", call.invite.CallID, v)
+					_ = call.Reject(500, "Server Internal Error")
+				}
+			}()
+			e.cfg.Handler.ServeCall(call)
+		}()
 	}
 	// Keep the transaction until a final response is sent or it ends, so
 	// that sipgo does not terminate it under the handler.
@@ -406,29 +540,13 @@ func (e *Endpoint) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	e.mu.Lock()
 	delete(e.pending, call)
+	e.removeFlowLocked(call.flow)
 	e.mu.Unlock()
-}
-
-// checkInvite names the first missing mandatory header of an INVITE.
-func checkInvite(req *sip.Request) string {
-	switch {
-	case req.From() == nil:
-		return "missing From"
-	case req.To() == nil:
-		return "missing To"
-	case req.CallID() == nil || req.CallID().Value() == "":
-		return "missing Call-ID"
-	case req.Contact() == nil:
-		return "missing Contact"
-	case tagOf(req.From().Params) == "":
-		return "missing From tag"
-	}
-	return ""
 }
 
 func (e *Endpoint) onAck(req *sip.Request, _ sip.ServerTransaction) {
 	if d := e.lookupIncoming(req); d != nil {
-		d.ackReceived()
+		d.ackReceived(req)
 	}
 }
 
@@ -445,6 +563,7 @@ func (e *Endpoint) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 // onStrayResponse sees responses that match no transaction: retransmitted
 // 2xx to our INVITEs after the transaction ended. They are re-ACKed.
 func (e *Endpoint) onStrayResponse(res *sip.Response) {
+	defer e.recoverPanic("stray response", callIDOf(res))
 	if !res.IsSuccess() || res.CSeq() == nil || res.CSeq().MethodName != sip.INVITE {
 		return
 	}
@@ -462,6 +581,7 @@ func (e *Endpoint) addDialog(d *dialog) error {
 		return ErrClosed
 	}
 	e.dialogs[d.key] = d
+	e.addFlowLocked(d.flow)
 	return nil
 }
 
@@ -469,8 +589,33 @@ func (e *Endpoint) removeDialog(d *dialog) {
 	e.mu.Lock()
 	if e.dialogs[d.key] == d {
 		delete(e.dialogs, d.key)
+		e.removeFlowLocked(d.flow)
 	}
 	e.mu.Unlock()
+}
+
+// addFlowLocked counts a call on the connection to remote ("" for UDP).
+func (e *Endpoint) addFlowLocked(remote string) {
+	if remote != "" {
+		e.flows[remote]++
+	}
+}
+
+func (e *Endpoint) removeFlowLocked(remote string) {
+	if remote == "" {
+		return
+	}
+	if e.flows[remote]--; e.flows[remote] <= 0 {
+		delete(e.flows, remote)
+	}
+}
+
+// flowInUse reports whether a pending call or a dialog uses the connection
+// to remote, which keeps that connection open past IdleTimeout.
+func (e *Endpoint) flowInUse(remote string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.flows[remote] > 0
 }
 
 // lookupIncoming finds the dialog of a request we received: our tag is in To.
@@ -516,4 +661,16 @@ func (e *Endpoint) prepare(req *sip.Request, destination string) {
 // hostPort joins host and port, bracketing IPv6.
 func hostPort(host string, port int) string {
 	return net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(port))
+}
+
+// defaultOr returns def for zero, zero for negative ("disabled") and v
+// otherwise.
+func defaultOr[T int | time.Duration](v, def T) T {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
 }

@@ -233,8 +233,3 @@ func TestCloseWithLiveConnections(t *testing.T) {
 	}
 	goroutinesSettle(t, baseline)
 }
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}

@@ -24,6 +24,9 @@ var (
 	ErrNoAck = errors.New("sip: 2xx not acknowledged")
 	// ErrAlreadyAnswered is returned when a final response was already sent.
 	ErrAlreadyAnswered = errors.New("sip: final response already sent")
+	// ErrNotAnswered is returned by in-dialog methods of a ServerCall that
+	// has not been answered.
+	ErrNotAnswered = errors.New("sip: call not answered")
 	// ErrConfig is wrapped by every configuration error.
 	ErrConfig = errors.New("sip: invalid configuration")
 )

@@ -16,13 +16,14 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/byocp/byocp/internal/leakcheck"
 )
 
 // Test SDP bodies. Their content does not matter to this package; the tests
@@ -619,19 +620,7 @@ func (p *testPKI) mutualTLS(cert tls.Certificate, accepted *atomic.Int32) *tls.C
 // goroutines until they fire and find nothing to do.
 func goroutinesSettle(t testing.TB, baseline int) {
 	t.Helper()
-	deadline := time.Now().Add(waitLong)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= baseline {
-			return
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Fatalf("goroutines: %d, baseline %d; stacks:\n%s", n, baseline, buf)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	leakcheck.Goroutines(t, baseline, waitLong)
 }
 
 // closeWithin closes ep and fails if Close takes longer than d or errors.

@@ -4,43 +4,94 @@ import (
 	"bufio"
 	"bytes"
 	"net"
+	"strconv"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
 )
 
-// filterRead sees every UDP datagram before sipgo parses it. sipgo drops
-// what its parser rejects without a word; here a request the parser rejects
-// gets a stateless 400 Bad Request when its Via, From, To, Call-ID and CSeq
-// can still be read, and is logged and dropped otherwise.
-func (e *Endpoint) filterRead(info sip.TransportReadProps, data []byte) ([]byte, error) {
-	if info.Transport != "UDP" || len(bytes.TrimSpace(data)) == 0 {
-		return data, nil
+// filterRead sees every UDP datagram before sipgo does. In this order, and
+// so cheapest first:
+//   - a datagram from a source AcceptSource refuses is dropped (or, with
+//     ReplyToRefused, answered 403 statelessly) before it is parsed;
+//   - a request the parser rejects, or one missing a mandatory header, gets
+//     a stateless 400 Bad Request when its Via, From, To, Call-ID and CSeq
+//     can still be read; anything else that cannot be parsed, or a response
+//     that cannot be matched, is dropped.
+//
+// Only what passes reaches sipgo, so no per-source state (sipgo keeps a
+// connection-pool entry per remote ip:port) is ever created for refused or
+// unparseable traffic.
+func (e *Endpoint) filterRead(info sip.TransportReadProps, data []byte) (out []byte, _ error) {
+	if info.Transport != "UDP" {
+		return data, nil // stream connections were checked at accept
 	}
-	if _, err := e.parser.ParseSIP(data); err == nil {
-		return data, nil
-	} else {
-		e.rejectMalformed(data, info.RemoteAddr, err)
+	defer func() {
+		if v := recover(); v != nil {
+			e.notePanic("datagram filter", "", v)
+			out = nil
+		}
+	}()
+	if !e.sourceAllowed(addrOf(info.RemoteAddr)) {
+		e.stats.refused.Add(1)
+		if e.cfg.ReplyToRefused {
+			e.replyStateless(data, info.RemoteAddr, 403, "Forbidden", "")
+		}
+		return nil, nil
 	}
-	return nil, nil
+	if len(bytes.TrimSpace(data)) == 0 {
+		return data, nil // keep-alive CRLF: sipgo skips it
+	}
+	msg, err := e.parser.ParseSIP(data)
+	if err != nil {
+		e.stats.malformed.Add(1)
+		e.log.Warn("unparseable SIP datagram", "source", info.RemoteAddr.String(), "error", err)
+		e.replyStateless(data, info.RemoteAddr, 400, "Bad Request", err.Error())
+		return nil, nil
+	}
+	switch m := msg.(type) {
+	case *sip.Request:
+		if problem := requestProblem(m); problem != "" {
+			e.stats.malformed.Add(1)
+			e.log.Warn("bad request", "method", m.Method, "problem", problem, "source", info.RemoteAddr.String(), "call_id", callIDOf(m))
+			if !m.IsAck() {
+				e.replyStateless(data, info.RemoteAddr, 400, "Bad Request", problem)
+			}
+			return nil, nil
+		}
+	case *sip.Response:
+		if problem := responseProblem(m); problem != "" {
+			e.stats.malformed.Add(1)
+			e.log.Warn("bad response dropped", "problem", problem, "source", info.RemoteAddr.String())
+			return nil, nil
+		}
+	}
+	return data, nil
 }
 
-// rejectMalformed writes a 400 for an unparseable request, if one is possible.
-func (e *Endpoint) rejectMalformed(data []byte, src net.Addr, parseErr error) {
-	res, ok := badRequestFor(data, parseErr)
+// replyStateless answers a datagram with a stateless response built from
+// its raw header lines, if one is possible (see statelessResponse).
+func (e *Endpoint) replyStateless(data []byte, src net.Addr, code int, reason, warning string) {
+	res, ok := statelessResponse(data, code, reason, warning)
 	if !ok {
-		e.log.Warn("unparseable SIP datagram dropped", "source", src.String(), "error", parseErr)
 		return
 	}
-	e.log.Warn("malformed SIP request answered 400", "source", src.String(), "error", parseErr)
 	if _, err := e.udpConn.WriteTo(res, src); err != nil {
-		e.log.Debug("400 not sent", "error", err)
+		e.log.Debug("stateless response not sent", "code", code, "error", err)
 	}
 }
 
 // badRequestFor builds a 400 from the raw header lines a response needs.
 // It reports false for responses, ACKs and requests missing those headers.
 func badRequestFor(data []byte, parseErr error) ([]byte, bool) {
+	return statelessResponse(data, 400, "Bad Request", parseErr.Error())
+}
+
+// statelessResponse builds a response with code and reason from the raw
+// header lines a response needs, with a Warning carrying warning when it is
+// not empty. It reports false for responses, ACKs and requests missing
+// those headers.
+func statelessResponse(data []byte, code int, reason, warning string) ([]byte, bool) {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 4096), len(data)+1)
 	if !sc.Scan() {
@@ -88,22 +139,25 @@ func badRequestFor(data []byte, parseErr error) ([]byte, bool) {
 	if !hasTagParam(to) {
 		to += ";tag=" + sip.GenerateTagN(10)
 	}
-	warning := strings.Map(func(r rune) rune {
+	warning = strings.Map(func(r rune) rune {
 		if r == '"' || r == '\\' || r < 0x20 || r > 0x7e {
 			return ' '
 		}
 		return r
-	}, parseErr.Error())
+	}, warning)
 	if len(warning) > 120 {
 		warning = warning[:120]
 	}
 	var b bytes.Buffer
-	b.WriteString("SIP/2.0 400 Bad Request\r\n")
+	b.WriteString("SIP/2.0 " + strconv.Itoa(code) + " " + reason + "\r\n")
 	for _, v := range vias {
 		b.WriteString("Via: " + v + "\r\n")
 	}
 	b.WriteString("From: " + from + "\r\nTo: " + to + "\r\nCall-ID: " + callID + "\r\nCSeq: " + cseq + "\r\n")
-	b.WriteString("Warning: 399 byocp \"" + warning + "\"\r\nContent-Length: 0\r\n\r\n")
+	if warning != "" {
+		b.WriteString("Warning: 399 byocp \"" + warning + "\"\r\n")
+	}
+	b.WriteString("Content-Length: 0\r\n\r\n")
 	return b.Bytes(), true
 }
 

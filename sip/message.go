@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -67,6 +68,19 @@ type NameAddr struct {
 	URI         URI
 }
 
+// ParseNameAddr reads a name-addr such as `"Anonymous"
+// <sip:anonymous@anonymous.invalid>`; header parameters (a tag) are
+// ignored.
+func ParseNameAddr(s string) (NameAddr, error) {
+	var u sip.Uri
+	params := sip.NewParams()
+	name, err := sip.ParseAddressValue(s, &u, &params)
+	if err != nil {
+		return NameAddr{}, fmt.Errorf("sip: name-addr %q: %w", s, err)
+	}
+	return NameAddr{DisplayName: name, URI: uriFrom(u)}, nil
+}
+
 // Header is one extra header field to send.
 type Header struct {
 	Name  string
@@ -100,12 +114,16 @@ func (inv *Invite) Header(name string) string {
 }
 
 // Caller is the calling party's user part (usually the number): from
-// P-Asserted-Identity (RFC 3325) when present, else from From.
+// P-Asserted-Identity (RFC 3325) when present, else from From; "" when
+// neither names the caller (an anonymous From without an asserted identity).
 func (inv *Invite) Caller() string {
 	if pai := inv.Header("P-Asserted-Identity"); pai != "" {
 		if u := userOf(pai); u != "" {
 			return u
 		}
+	}
+	if isAnonymous(inv.From.URI) {
+		return ""
 	}
 	return inv.From.URI.User
 }
@@ -149,9 +167,25 @@ func (r Response) Header(name string) string {
 	return ""
 }
 
-// HasSDP reports whether the response carries an SDP body.
-func (r Response) HasSDP() bool {
-	return len(r.Body) > 0 && strings.HasPrefix(strings.ToLower(r.ContentType), "application/sdp")
+// HasSDP reports whether the response carries SDP (alone, or as a part of
+// a multipart body).
+func (r Response) HasSDP() bool { return r.SDP() != nil }
+
+// CallID is the Call-ID of the response's leg.
+func (r Response) CallID() string {
+	if r.res == nil {
+		return ""
+	}
+	return callIDOf(r.res)
+}
+
+// ToTag is the To tag of the response: it names the (early) dialog the
+// response belongs to; "" for a 100 Trying without one.
+func (r Response) ToTag() string {
+	if r.res == nil || r.res.To() == nil {
+		return ""
+	}
+	return tagOf(r.res.To().Params)
 }
 
 func responseFrom(res *sip.Response) Response {

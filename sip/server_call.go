@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -18,6 +19,7 @@ type ServerCall struct {
 	tx       sip.ServerTransaction
 	invite   *Invite
 	localTag string
+	flow     string // remote address of the connection (TCP/TLS), "" on UDP
 	ctx      context.Context
 	cancel   context.CancelFunc
 	final    chan struct{}
@@ -26,6 +28,7 @@ type ServerCall struct {
 	finalSent bool
 	cancelled bool
 	d         *dialog
+	requests  chan *DialogRequest // set by TakeRequests before Answer
 }
 
 func newServerCall(e *Endpoint, req *sip.Request, tx sip.ServerTransaction) *ServerCall {
@@ -36,6 +39,9 @@ func newServerCall(e *Endpoint, req *sip.Request, tx sip.ServerTransaction) *Ser
 		invite:   inviteFrom(req),
 		localTag: tagOf(req.To().Params), // set by Endpoint.onInvite
 		final:    make(chan struct{}),
+	}
+	if e.network != "UDP" {
+		c.flow = req.Source()
 	}
 	c.ctx, c.cancel = context.WithCancel(e.ctx)
 	tx.OnCancel(func(*sip.Request) { c.markCancelled() })
@@ -48,7 +54,8 @@ func (c *ServerCall) Invite() *Invite { return c.invite }
 // Context is cancelled when the caller cancels, the call is not answered in
 // time, a final non-2xx response is sent, or the Endpoint closes. Use it for
 // work done on the caller's behalf before answering (e.g. the other leg's
-// INVITE). It stays alive after a successful Answer until the call ends.
+// INVITE). After a successful Answer it stays alive until the call ends,
+// and it is cancelled then.
 func (c *ServerCall) Context() context.Context { return c.ctx }
 
 // Cancelled reports whether the caller sent CANCEL before a final response.
@@ -135,15 +142,17 @@ func (c *ServerCall) Reject(code int, reason string, hdrs ...Header) error {
 	return nil
 }
 
-// Answer sends 200 OK with the SDP answer, retransmits it over UDP until the
+// Answer sends 200 OK with the SDP answer and extra header fields (e.g. the
+// session timer's), retransmits it over UDP until the
 // caller's ACK arrives and then returns; the dialog is established from the
 // moment the 200 is sent. If no ACK arrives within 64*T1 the call is hung up
 // and ErrNoAck returned. ErrCancelled means the caller's CANCEL won the race.
-func (c *ServerCall) Answer(ctx context.Context, sdp []byte) error {
+func (c *ServerCall) Answer(ctx context.Context, sdp []byte, hdrs ...Header) error {
 	if err := c.claimFinal(); err != nil {
 		return err
 	}
 	d := newDialog(c.ep, c.invite.CallID, c.localTag, tagOf(c.req.From().Params))
+	d.remoteCSeq, d.remoteCSeqSet = c.req.CSeq().SeqNo, true
 	d.local = sip.FromHeader{DisplayName: c.req.To().DisplayName, Address: *c.req.To().Address.Clone(), Params: sip.NewParams()}
 	d.local.Params.Add("tag", c.localTag)
 	d.remote = sip.ToHeader{DisplayName: c.req.From().DisplayName, Address: *c.req.From().Address.Clone(), Params: c.req.From().Params.Clone()}
@@ -153,12 +162,17 @@ func (c *ServerCall) Answer(ctx context.Context, sdp []byte) error {
 			d.routeSet = append(d.routeSet, *rr.Address.Clone())
 		}
 	}
-	if c.ep.network != "UDP" {
-		d.flow = c.req.Source()
-	}
+	d.flow = c.flow
 	d.localSDP = sdp
+	c.mu.Lock()
+	d.requests = c.requests
+	c.mu.Unlock()
+	// The call's context ends with its dialog: without this, every answered
+	// call would stay a child of the Endpoint's context forever.
+	d.onEnd = c.cancel
 	if err := c.ep.addDialog(d); err != nil {
 		close(c.final)
+		c.cancel()
 		return err
 	}
 	c.mu.Lock()
@@ -167,6 +181,9 @@ func (c *ServerCall) Answer(ctx context.Context, sdp []byte) error {
 
 	res := c.response(200, "OK", sdp)
 	res.AppendHeader(sip.NewHeader("Allow", allowMethods))
+	for _, h := range hdrs {
+		res.AppendHeader(sip.NewHeader(h.Name, h.Value))
+	}
 	err := c.tx.Respond(res)
 	close(c.final)
 	if err == nil && errors.Is(c.tx.Err(), sip.ErrTransactionCanceled) {
@@ -185,7 +202,7 @@ func (c *ServerCall) Answer(ctx context.Context, sdp []byte) error {
 		}
 		return nil
 	}
-	if err := d.awaitAck(ctx, c.tx.Acks(), resend); err != nil {
+	if err := d.awaitAck(ctx, d.acked, c.tx.Acks(), d.ackReceived, resend); err != nil {
 		if errors.Is(err, ErrNoAck) && d.end(CauseNoAck) {
 			_ = d.sendBye(context.Background())
 		}
@@ -235,3 +252,71 @@ func (c *ServerCall) Cause() Cause {
 
 // CallID is this leg's Call-ID.
 func (c *ServerCall) CallID() string { return c.invite.CallID }
+
+// TakeRequests makes the caller the owner of the call's in-dialog requests
+// (see DialogRequest); it may be called before Answer, so that no request
+// arriving right after the 200 is answered by default.
+func (c *ServerCall) TakeRequests() <-chan *DialogRequest {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.d != nil {
+		return c.d.TakeRequests()
+	}
+	if c.requests == nil {
+		c.requests = make(chan *DialogRequest, 4)
+	}
+	return c.requests
+}
+
+// answered returns the dialog of an answered call, or ErrNotAnswered.
+func (c *ServerCall) answered() (*dialog, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.d == nil {
+		return nil, ErrNotAnswered
+	}
+	return c.d, nil
+}
+
+// Reinvite sends a re-INVITE on the answered call; see ClientCall.Reinvite.
+func (c *ServerCall) Reinvite(ctx context.Context, body []byte, hdrs []Header, ackBody func(Response) []byte) (Response, error) {
+	d, err := c.answered()
+	if err != nil {
+		return Response{}, err
+	}
+	return d.Reinvite(ctx, body, hdrs, ackBody)
+}
+
+// Send sends a non-INVITE request on the answered call; see ClientCall.Send.
+func (c *ServerCall) Send(ctx context.Context, method string, body []byte, contentType string, hdrs ...Header) (Response, error) {
+	d, err := c.answered()
+	if err != nil {
+		return Response{}, err
+	}
+	return d.Send(ctx, method, body, contentType, hdrs...)
+}
+
+// GlareDelay is how long to wait before retrying a re-INVITE that got 491;
+// the answering side waits 0 to 2 s (RFC 3261 §14.1).
+func (c *ServerCall) GlareDelay() time.Duration {
+	if d, err := c.answered(); err == nil {
+		return d.GlareDelay()
+	}
+	return 0
+}
+
+// AckSDP is the SDP of the caller's ACK to the 200 that Answer sent: the
+// answer to byocp's offer when the INVITE had none (Delayed Offer); nil
+// when the ACK had no SDP or has not arrived (Answer returns after it).
+func (c *ServerCall) AckSDP() []byte {
+	d, err := c.answered()
+	if err != nil {
+		return nil
+	}
+	select {
+	case <-d.acked:
+		return d.firstAck
+	default:
+		return nil
+	}
+}

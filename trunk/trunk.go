@@ -1,11 +1,14 @@
 package trunk
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +35,15 @@ type Config struct {
 	// AllowedSources are the networks the carrier sends from (IP ACL).
 	// Default: the Peer's address only.
 	AllowedSources []netip.Prefix
+	// MediaNetworks are networks the carrier's media may come from besides
+	// the address in its SDP (for carriers whose media gateways send from
+	// other addresses than they signal). RTP on the carrier leg is accepted
+	// only from the SDP's address or these networks, on any port.
+	MediaNetworks []netip.Prefix
+	// Limits bounds what refused sources and idle TCP connections cost
+	// (see sip.Limits); the zero value gives its defaults. Refused sources
+	// get no answer unless Limits.ReplyToRefused is set.
+	Limits sip.Limits
 	// Codecs are the encoding names allowed on the carrier leg
 	// (default DefaultCodecs).
 	Codecs []string
@@ -40,6 +52,68 @@ type Config struct {
 	// ResponseTimeout gives up on an INVITE the carrier does not answer at
 	// all (not even 100 Trying); default 5 s.
 	ResponseTimeout time.Duration
+	// SessionTimers configures RFC 4028 session timers on the carrier leg
+	// (offered in INVITEs, accepted from the carrier, refreshed by whichever
+	// side the negotiation names); the zero value uses 1800 s and Min-SE 90 s.
+	SessionTimers sip.SessionTimers
+	// RelayInfo lists the Content-Types of INFO requests from the carrier that
+	// are relayed to the other leg, besides DTMF (application/dtmf-relay
+	// and application/dtmf, always relayed). INFO of other types is
+	// answered 200 on its own leg and goes no further.
+	RelayInfo []string
+	// Redirects says whether Dial follows the carrier's redirects (3xx)
+	// and to which addresses; the zero value follows none.
+	Redirects Redirects
+}
+
+// MaxRedirects is the most redirects Trunk.Dial follows for one call:
+// after the first INVITE, at most this many more are sent because of 3xx
+// responses, so that carriers redirecting to each other cannot loop.
+const MaxRedirects = 3
+
+// Redirects configures how Trunk.Dial treats a redirect (3xx) from the
+// carrier.
+//
+// With Follow off (the default) a 3xx is returned to the caller of Dial as
+// the *sip.StatusError it is; the Bridge answers its caller 480.
+//
+// With Follow on, Dial sends the INVITE again to the 3xx's Contacts in
+// order of their q-values (see sip.Response.RedirectTargets), but only to
+// those whose address is one of the carrier's own: the Peer or one of
+// Gateways. The address of a Contact is its maddr parameter, else its host,
+// with its port or 5060 when it names none; it is compared with Peer and
+// Gateways as written, IP addresses by value and host names
+// case-insensitively, without DNS look-ups. A Contact is also left out
+// when it is a SIPS URI or names a transport other than the trunk's (the
+// trunk speaks plain SIP over its own transport only), or when the same
+// Request-URI was already tried at the same address for this call.
+//
+// Each new INVITE carries the same SDP offer, byte for byte (the same
+// keys, the same o= line and version), the same From, To and other header
+// fields, and a Request-URI made from the Contact: its user part when it
+// has one, else the callee's number, at the Contact's host and port. It is
+// a new INVITE transaction with its own Call-ID. A target that answers 3xx
+// is followed in turn (its Contacts are tried before the remaining ones of
+// the earlier 3xx); a target that cannot be reached (sip.ErrTransport,
+// sip.ErrNoResponse) or answers 5xx is given up for the next Contact; any
+// other answer ends Dial with it. At most MaxRedirects redirects are
+// followed per call. When no Contact is left to try, Dial returns the last
+// failure: a 3xx none of whose Contacts qualifies is returned unchanged,
+// and the Bridge answers 480.
+//
+// Each redirect followed is logged at Info level, each Contact left out at
+// Warn level.
+type Redirects struct {
+	// Follow turns following redirects on; default off.
+	Follow bool
+	// Gateways are the carrier's other signalling addresses a redirect may
+	// point to, each host:port (usually IP:port, e.g.
+	// "198.51.100.21:5060"). Peer always counts and need not be listed.
+	// When Follow is on, their IP addresses are also added to the default
+	// AllowedSources (their responses and requests must get through); with
+	// AllowedSources set, each gateway IP must be inside it, and a gateway
+	// given by host name needs AllowedSources.
+	Gateways []string
 }
 
 // Validate checks the configuration; errors name the field.
@@ -71,7 +145,63 @@ func (c Config) Validate() error {
 	if ip, err := netip.ParseAddrPort(c.Listen); err == nil && ip.Addr().IsUnspecified() && c.AdvertiseHost == "" {
 		return fmt.Errorf("AdvertiseHost: required when Listen is %s", c.Listen)
 	}
+	if err := c.SessionTimers.Validate(); err != nil {
+		return fmt.Errorf("SessionTimers.%w", err)
+	}
+	if err := c.validateRedirects(); err != nil {
+		return err
+	}
+	for i, p := range c.MediaNetworks {
+		if !p.IsValid() {
+			return fmt.Errorf("MediaNetworks[%d]: not a valid network", i)
+		}
+	}
 	return c.Numbering.validate()
+}
+
+// validateRedirects checks Redirects.Gateways: each host:port, and with
+// Follow on inside AllowedSources (or, by default, added to it).
+func (c Config) validateRedirects() error {
+	for i, g := range c.Redirects.Gateways {
+		host, port, err := net.SplitHostPort(g)
+		if err != nil || host == "" {
+			return fmt.Errorf("Redirects.Gateways[%d]: %q is not host:port", i, g)
+		}
+		if p, err := strconv.Atoi(port); err != nil || p <= 0 || p > 65535 {
+			return fmt.Errorf("Redirects.Gateways[%d]: port %q out of range", i, port)
+		}
+		if !c.Redirects.Follow {
+			continue
+		}
+		ip, err := netip.ParseAddr(host)
+		switch {
+		case err != nil && len(c.AllowedSources) == 0:
+			return fmt.Errorf("AllowedSources: required when Redirects.Gateways[%d] is a host name (%q)", i, g)
+		case err == nil && len(c.AllowedSources) > 0 && !slices.ContainsFunc(c.AllowedSources, func(p netip.Prefix) bool { return p.Contains(ip.Unmap()) }):
+			return fmt.Errorf("Redirects.Gateways[%d]: %s is not in AllowedSources: its responses would be refused", i, ip)
+		}
+	}
+	return nil
+}
+
+// defaultSources is AllowedSources when none are configured: the Peer's
+// address, and with Redirects.Follow the gateways' addresses. cfg is valid.
+func (c Config) defaultSources() []netip.Prefix {
+	p, _ := c.peerPrefix()
+	out := []netip.Prefix{p}
+	if !c.Redirects.Follow {
+		return out
+	}
+	for _, g := range c.Redirects.Gateways {
+		host, _, _ := net.SplitHostPort(g)
+		if ip, err := netip.ParseAddr(host); err == nil {
+			ip = ip.Unmap()
+			if p := netip.PrefixFrom(ip, ip.BitLen()); !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }
 
 func (c Config) peerPrefix() (netip.Prefix, error) {
@@ -88,8 +218,12 @@ func (c Config) peerPrefix() (netip.Prefix, error) {
 type Trunk struct {
 	cfg      Config
 	ep       *sip.Endpoint
+	log      *slog.Logger
 	peerHost string
 	peerPort int
+	// gateways are the addresses redirects may be followed to: the Peer
+	// first, then Redirects.Gateways.
+	gateways []gateway
 }
 
 // New validates cfg and starts listening. Incoming calls from allowed
@@ -105,15 +239,15 @@ func New(cfg Config, handler sip.CallHandler, logger *slog.Logger) (*Trunk, erro
 		cfg.ResponseTimeout = 5 * time.Second
 	}
 	if len(cfg.AllowedSources) == 0 {
-		p, _ := cfg.peerPrefix()
-		cfg.AllowedSources = []netip.Prefix{p}
+		cfg.AllowedSources = cfg.defaultSources()
 	}
 	if logger == nil {
 		logger = slog.Default()
 	}
 	host, port, _ := net.SplitHostPort(cfg.Peer)
-	t := &Trunk{cfg: cfg, peerHost: host}
+	t := &Trunk{cfg: cfg, log: logger, peerHost: host}
 	t.peerPort, _ = strconv.Atoi(port)
+	t.gateways = gatewaysOf(cfg)
 	allowed := cfg.AllowedSources
 	ep, err := sip.Listen(sip.EndpointConfig{
 		Name:          "carrier",
@@ -121,6 +255,7 @@ func New(cfg Config, handler sip.CallHandler, logger *slog.Logger) (*Trunk, erro
 		Listen:        cfg.Listen,
 		AdvertiseHost: cfg.AdvertiseHost,
 		Handler:       handler,
+		Limits:        cfg.Limits,
 		AcceptSource: func(src netip.Addr) bool {
 			for _, p := range allowed {
 				if p.Contains(src) {
@@ -141,6 +276,21 @@ func New(cfg Config, handler sip.CallHandler, logger *slog.Logger) (*Trunk, erro
 // Addr is the local SIP address the carrier sends to.
 func (t *Trunk) Addr() netip.AddrPort { return t.ep.Addr() }
 
+// MediaNetworks are the extra networks carrier media may come from.
+func (t *Trunk) MediaNetworks() []netip.Prefix { return t.cfg.MediaNetworks }
+
+// Stats returns the carrier endpoint's counters: refused sources,
+// malformed requests, recovered panics, connections.
+func (t *Trunk) Stats() sip.EndpointStats { return t.ep.Stats() }
+
+// RelayInfo lists the INFO Content-Types relayed from the carrier besides
+// DTMF.
+func (t *Trunk) RelayInfo() []string { return t.cfg.RelayInfo }
+
+// SessionTimers is the carrier leg's session timer configuration, with
+// defaults filled in.
+func (t *Trunk) SessionTimers() sip.SessionTimers { return t.cfg.SessionTimers.WithDefaults() }
+
 // Codecs are the encoding names allowed on the carrier leg.
 func (t *Trunk) Codecs() []string { return t.cfg.Codecs }
 
@@ -152,28 +302,177 @@ func (t *Trunk) Parties(inv *sip.Invite) (from, to sip.Party, err error) {
 		return from, to, fmt.Errorf("callee: %w", err)
 	}
 	caller := inv.Caller()
-	name := inv.From.DisplayName
 	callerE164, err := t.cfg.Numbering.ToE164(caller)
 	if err != nil {
-		// Anonymous or alphanumeric callers are passed on as they are.
+		// Unknown or alphanumeric callers are passed on as they are.
 		callerE164 = caller
 	}
-	return sip.Party{Number: callerE164, Name: name}, sip.Party{Number: callee}, nil
+	return sip.Party{Number: callerE164, Name: inv.From.DisplayName, Withheld: inv.Withheld(), Privacy: inv.Privacy()},
+		sip.Party{Number: callee}, nil
 }
 
 // Dial places a call to the carrier with numbers in the carrier's format.
+// The caller is named in From and P-Asserted-Identity, with From anonymous
+// when the caller withheld its identity (see sip.CallerIdentity).
+//
+// A redirect (3xx) is followed as Config.Redirects says; by default it is
+// returned as a *sip.StatusError like any other failure status.
 func (t *Trunk) Dial(ctx context.Context, from, to sip.Party, sdp []byte, onProvisional func(sip.Response)) (*sip.ClientCall, error) {
 	callee := t.cfg.Numbering.FromE164(to.Number)
-	caller := t.cfg.Numbering.FromE164(from.Number)
-	return t.ep.Invite(ctx, sip.InviteRequest{
+	fromAddr, identity := sip.CallerIdentity(from, t.cfg.Numbering.FromE164(from.Number), t.ep.Host())
+	req := sip.InviteRequest{
 		RequestURI:      sip.URI{User: callee, Host: t.peerHost, Port: t.peerPort},
 		Destination:     t.cfg.Peer,
-		From:            sip.NameAddr{DisplayName: from.Name, URI: sip.URI{User: caller, Host: t.ep.Host()}},
+		From:            fromAddr,
 		To:              sip.NameAddr{URI: sip.URI{User: callee, Host: t.peerHost}},
+		Headers:         append(slices.Clip(identity), t.cfg.SessionTimers.Headers()...),
 		SDP:             sdp,
 		ResponseTimeout: t.cfg.ResponseTimeout,
 		OnProvisional:   onProvisional,
-	})
+	}
+	call, err := t.ep.Invite(ctx, req)
+	var se *sip.StatusError
+	if !errors.As(err, &se) || se.Response.StatusCode/100 != 3 {
+		return call, err
+	}
+	if !t.cfg.Redirects.Follow {
+		t.log.Info("carrier redirected the call: not followed (Redirects.Follow is off)",
+			"status", se.Response.StatusCode, "contact", se.Response.Header("Contact"), "call_id", se.Response.CallID())
+		return call, err
+	}
+	return t.followRedirects(ctx, req, callee, err)
+}
+
+// followRedirects follows the 3xx in err, the answer to the INVITE req,
+// as Redirects describes, and returns the outcome of the last INVITE sent.
+func (t *Trunk) followRedirects(ctx context.Context, req sip.InviteRequest, callee string, err error) (*sip.ClientCall, error) {
+	tried := map[string]bool{redirectKey(req): true}
+	var pending []sip.InviteRequest // the next INVITEs to send, first first
+	from := req.Destination
+	for hops := 0; ; hops++ {
+		var se *sip.StatusError
+		isStatus := errors.As(err, &se)
+		switch {
+		case isStatus && se.Response.StatusCode/100 == 3:
+			next := t.redirectRequests(req, callee, se.Response, tried)
+			if len(next) == 0 {
+				t.log.Warn("carrier redirect not followed: no Contact qualifies",
+					"status", se.Response.StatusCode, "from", from, "contact", se.Response.Header("Contact"), "call_id", se.Response.CallID())
+			}
+			// Depth first: the newest redirect's targets before the
+			// remaining ones of earlier redirects.
+			pending = append(next, pending...)
+		case isStatus && se.Response.StatusCode/100 == 5,
+			errors.Is(err, sip.ErrTransport), errors.Is(err, sip.ErrNoResponse):
+			if len(pending) > 0 {
+				t.log.Info("carrier redirect target failed, trying the next", "target", from, "error", err)
+			}
+		default:
+			return nil, err // another failure, or cancelled
+		}
+		if len(pending) == 0 {
+			return nil, err
+		}
+		if hops == MaxRedirects {
+			t.log.Warn("carrier redirects not followed: limit reached", "limit", MaxRedirects, "from", from, "error", err)
+			return nil, err
+		}
+		if ctx.Err() != nil {
+			return nil, sip.ErrCancelled
+		}
+		req, pending = pending[0], pending[1:]
+		t.log.Info("following carrier redirect", "from", from, "request_uri", req.RequestURI.String(),
+			"destination", req.Destination, "hop", hops+1, "after", err.Error())
+		from = req.Destination
+		var call *sip.ClientCall
+		if call, err = t.ep.Invite(ctx, req); err == nil {
+			return call, nil
+		}
+	}
+}
+
+// redirectRequests returns the INVITEs to send for the Contacts of res, a
+// 3xx to the INVITE req, in q order: those the trunk may follow that are
+// not in tried yet. They are added to tried.
+func (t *Trunk) redirectRequests(req sip.InviteRequest, callee string, res sip.Response, tried map[string]bool) []sip.InviteRequest {
+	var out []sip.InviteRequest
+	for _, target := range res.RedirectTargets() {
+		next, why := t.redirectRequest(req, callee, target)
+		if why == "" {
+			if key := redirectKey(next); tried[key] {
+				why = "already tried"
+			} else {
+				tried[key] = true
+				out = append(out, next)
+				continue
+			}
+		}
+		t.log.Warn("carrier redirect target left out", "contact", target.URI.String(), "destination", target.Destination(),
+			"reason", why, "status", res.StatusCode, "call_id", res.CallID())
+	}
+	return out
+}
+
+// redirectRequest makes the INVITE for one Contact of a 3xx to req: why
+// says why the trunk does not follow it, "" when it does.
+func (t *Trunk) redirectRequest(req sip.InviteRequest, callee string, target sip.RedirectTarget) (next sip.InviteRequest, why string) {
+	if target.URI.Scheme == "sips" {
+		return req, "SIPS URI: the trunk has no TLS"
+	}
+	transport := cmp.Or(strings.ToLower(t.cfg.Transport), sip.NetworkUDP)
+	if target.Transport != "" && target.Transport != transport {
+		return req, "transport " + target.Transport + ", the trunk uses " + transport
+	}
+	host, port := cmp.Or(target.MAddr, target.URI.Host), target.Port()
+	if !slices.ContainsFunc(t.gateways, func(g gateway) bool { return g.matches(host, port) }) {
+		return req, "not the Peer or one of Redirects.Gateways"
+	}
+	next = req
+	next.RequestURI = sip.URI{User: cmp.Or(target.URI.User, callee), Host: target.URI.Host, Port: target.URI.Port}
+	next.Destination = target.Destination()
+	return next, ""
+}
+
+// redirectKey identifies an INVITE's target: the user and host of its
+// Request-URI and the host:port it is sent to (which holds the port, so
+// that "sip:u@h" and "sip:u@h:5060" are the same target).
+func redirectKey(r sip.InviteRequest) string {
+	return r.RequestURI.User + "@" + strings.ToLower(r.RequestURI.Host) + " via " + strings.ToLower(r.Destination)
+}
+
+// gateway is an address of the carrier redirects may be followed to.
+type gateway struct {
+	host string     // a host name in lower case, without a final dot
+	ip   netip.Addr // or an IP address (then host is "")
+	port int
+}
+
+// gatewaysOf returns the Peer and Redirects.Gateways of a valid cfg.
+func gatewaysOf(cfg Config) []gateway {
+	var out []gateway
+	for _, a := range append([]string{cfg.Peer}, cfg.Redirects.Gateways...) {
+		host, port, _ := net.SplitHostPort(a)
+		g := gateway{host: strings.TrimSuffix(strings.ToLower(host), ".")}
+		g.port, _ = strconv.Atoi(port)
+		if ip, err := netip.ParseAddr(host); err == nil {
+			g.host, g.ip = "", ip.Unmap().WithZone("")
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+// matches reports whether host:port is this gateway: IP addresses compare
+// by value, host names case-insensitively; nothing is resolved.
+func (g gateway) matches(host string, port int) bool {
+	if port != g.port {
+		return false
+	}
+	if g.ip.IsValid() {
+		ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+		return err == nil && ip.Unmap().WithZone("") == g.ip
+	}
+	return g.host != "" && strings.TrimSuffix(strings.ToLower(host), ".") == g.host
 }
 
 // Close stops the listener and closes every connection.

@@ -30,6 +30,19 @@ import (
 // packets is three seconds of 20 ms audio.
 const packets = 150
 
+// call is what the demo needs of a call of either test peer, a
+// *trunktest.Call or a *peeringtest.Call, so that one helper serves both
+// directions.
+type call interface {
+	trunktest.Talker // SendAudio and Media
+	Answered() <-chan struct{}
+	Done() <-chan struct{}
+	SetupTime() time.Duration
+	TalkWith(ctx context.Context, other trunktest.Talker, count int) error
+	Hangup(ctx context.Context) error
+	HungUpByPeer() bool
+}
+
 func main() {
 	verbose := flag.Bool("v", false, "log SIP and media events to stderr")
 	flag.Parse()
@@ -94,6 +107,7 @@ func run(ctx context.Context, w io.Writer, logger *slog.Logger) error {
 			Peers:        []peering.Peer{{Name: "zone A", Address: zoom.Addr().String()}},
 			Certificates: []tls.Certificate{sbcCert},
 			RootCAs:      pki.Pool(),
+			PeerNames:    []string{peeringtest.ZoomName}, // the name in the fake Zoom's certificate
 		},
 		Media:     byocp.MediaConfig{IP: loopback, PortMin: 30000, PortMax: 30999},
 		OnCallEnd: func(r byocp.CallRecord) { records <- r },
@@ -108,13 +122,14 @@ func run(ctx context.Context, w io.Writer, logger *slog.Logger) error {
 		carrier.Addr(), bridge.TrunkAddr(), bridge.PeeringAddr(), zoom.Addr())
 
 	var c checks
+	var caller, callee call
 	// Call 1: the carrier calls a Zoom user; the carrier hangs up.
 	fmt.Fprintln(w, "\nCall 1: carrier -> Zoom, carrier hangs up")
-	caller, err := carrier.Dial(ctx, bridge.TrunkAddr(), "14155550100", "+442079460000")
+	caller, err = carrier.Dial(ctx, bridge.TrunkAddr(), "14155550100", "+442079460000")
 	if err != nil {
 		return fmt.Errorf("call 1: %w", err)
 	}
-	callee, err := zoom.Accept(ctx)
+	callee, err = zoom.Accept(ctx)
 	if err != nil {
 		return fmt.Errorf("call 1: %w", err)
 	}
@@ -142,7 +157,7 @@ func run(ctx context.Context, w io.Writer, logger *slog.Logger) error {
 }
 
 // talk waits for the answer and sends audio both ways at once.
-func talk(ctx context.Context, c *checks, w io.Writer, callerName string, caller *trunktest.Call, calleeName string, callee *trunktest.Call) {
+func talk(ctx context.Context, c *checks, w io.Writer, callerName string, caller call, calleeName string, callee call) {
 	select {
 	case <-callee.Answered():
 	case <-ctx.Done():
@@ -154,7 +169,7 @@ func talk(ctx context.Context, c *checks, w io.Writer, callerName string, caller
 	c.expect(err == nil, "audio could not be sent: %v", err)
 	for _, dir := range []struct {
 		from, to string
-		tx, rx   *trunktest.Call
+		tx, rx   call
 	}{{callerName, calleeName, caller, callee}, {calleeName, callerName, callee, caller}} {
 		sent, got := dir.tx.Media(), dir.rx.Media()
 		fmt.Fprintf(w, "  %-7s -> %-7s sent %3d, received %3d, intact %3d\n", dir.from, dir.to, sent.Sent, got.Received, got.Intact)
@@ -165,7 +180,7 @@ func talk(ctx context.Context, c *checks, w io.Writer, callerName string, caller
 }
 
 // hangup ends the call from the caller and checks the callee got the BYE.
-func hangup(ctx context.Context, c *checks, caller, callee *trunktest.Call) {
+func hangup(ctx context.Context, c *checks, caller, callee call) {
 	c.expect(caller.Hangup(ctx) == nil, "caller could not hang up")
 	select {
 	case <-callee.Done():

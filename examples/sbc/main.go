@@ -6,7 +6,13 @@
 //
 // sbc.example.yaml documents every key; loopback.yaml runs on 127.0.0.1
 // against the project's fake carrier and fake Zoom peer. With -check the
-// daemon only checks the configuration and exits.
+// daemon only checks the configuration and exits; it also warns, on
+// standard error and with exit status 0, about certificates that expire
+// within 30 days (or have expired), about the certificate presented to Zoom
+// as TLS client (zoom.client_certificate, else zoom.certificate) lacking the
+// clientAuth extended key usage, about zoom.certificate lacking serverAuth,
+// and about zoom.insecure_chain_only. The daemon logs the same warnings at
+// start.
 //
 // Logs go to standard error; every call that ends is logged as one "cdr"
 // line (a call detail record). SIGINT or SIGTERM hangs up every call (BYE
@@ -29,12 +35,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/byocp/byocp"
 	"github.com/byocp/byocp/media"
+	"github.com/byocp/byocp/peering"
 )
 
 func main() {
@@ -88,7 +96,20 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready func(*byo
 		return exitUsage
 	}
 	if *check {
-		fmt.Fprintf(stderr, "sbc: %s: configuration OK\n", *configPath)
+		warnings := certificateWarnings(cfg, time.Now())
+		if cfg.Bridge.Peering.InsecureChainOnly {
+			warnings = append(warnings, warning{"zoom.insecure_chain_only", "true: the names in Zoom's certificates are not checked, " +
+				"so anyone holding a certificate from a CA in zoom.ca, for any domain, can impersonate Zoom on the network path " +
+				"and read the SRTP keys of calls; set zoom.peer_names instead"})
+		}
+		for _, w := range warnings {
+			fmt.Fprintf(stderr, "sbc: warning: %s: %s\n", w.Key, w.Msg)
+		}
+		if len(warnings) > 0 {
+			fmt.Fprintf(stderr, "sbc: %s: configuration OK, with %d warning(s)\n", *configPath, len(warnings))
+		} else {
+			fmt.Fprintf(stderr, "sbc: %s: configuration OK\n", *configPath)
+		}
 		return exitOK
 	}
 
@@ -96,7 +117,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready func(*byo
 	// sipgo logs a few transport events through slog.Default.
 	slog.SetDefault(log)
 	log.Info("sbc starting", "config", *configPath)
-	logCertificate(log, cfg.Certificate, cfg.Roots, time.Now())
+	logCertificate(log, "SBC certificate", cfg.Certificate, cfg.Roots)
+	if cfg.ClientCertificate != nil {
+		logCertificate(log, "SBC client certificate", cfg.ClientCertificate, cfg.Roots)
+	}
+	for _, w := range certificateWarnings(cfg, time.Now()) {
+		log.Warn(w.Msg, "key", w.Key)
+	}
+	if names := cfg.Bridge.Peering.PeerNames; len(names) > 0 {
+		log.Info("zoom certificate names", "peer_names", strings.Join(names, ","))
+	}
 	for i, p := range cfg.Bridge.Peering.Peers {
 		log.Info("zoom peer", "priority", i+1, "name", p.Name, "address", p.Address)
 	}
@@ -143,12 +173,13 @@ func newLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// certificateWarning is how long before expiry the SBC certificate is
-// reported at warning level; Zoom refuses an expired certificate.
+// certificateWarning is how long before expiry a certificate is reported
+// at warning level; Zoom refuses an expired certificate.
 const certificateWarning = 30 * 24 * time.Hour
 
-// logCertificate reports the SBC certificate presented to Zoom.
-func logCertificate(log *slog.Logger, leaf *x509.Certificate, roots int, now time.Time) {
+// logCertificate reports a certificate presented to Zoom at info level;
+// certificateWarnings reports its problems.
+func logCertificate(log *slog.Logger, msg string, leaf *x509.Certificate, roots int) {
 	if leaf == nil {
 		return
 	}
@@ -156,22 +187,97 @@ func logCertificate(log *slog.Logger, leaf *x509.Certificate, roots int, now tim
 	for _, ip := range leaf.IPAddresses {
 		sans = append(sans, ip.String())
 	}
-	attrs := []any{"subject", leaf.Subject.String(), "issuer", leaf.Issuer.String(),
-		"san", strings.Join(sans, ","), "not_after", leaf.NotAfter, "zoom_roots", roots}
-	switch {
-	case now.After(leaf.NotAfter):
-		log.Warn("SBC certificate has expired: Zoom will refuse TLS", attrs...)
-	case now.Before(leaf.NotBefore):
-		log.Warn("SBC certificate is not valid yet: Zoom will refuse TLS", append(attrs, "not_before", leaf.NotBefore)...)
-	case leaf.NotAfter.Sub(now) < certificateWarning:
-		log.Warn("SBC certificate expires soon", attrs...)
-	default:
-		log.Info("SBC certificate", attrs...)
+	log.Info(msg, "subject", leaf.Subject.String(), "issuer", leaf.Issuer.String(),
+		"san", strings.Join(sans, ","), "ext_key_usage", extKeyUsages(leaf), "not_after", leaf.NotAfter, "zoom_roots", roots)
+}
+
+// warning is a problem that does not stop the daemon, at one YAML key.
+type warning struct {
+	Key string // e.g. "zoom.client_certificate"
+	Msg string
+}
+
+// certificateWarnings checks the certificates presented to Zoom at time
+// now: validity (expired, not yet valid, expiring within
+// certificateWarning) of every configured certificate, serverAuth on
+// zoom.certificate (presented when Zoom connects) and clientAuth on the
+// certificate presented when the SBC dials Zoom.
+func certificateWarnings(cfg daemonConfig, now time.Time) []warning {
+	var out []warning
+	type presented struct {
+		key  string
+		leaf *x509.Certificate
 	}
+	certs := []presented{{"zoom.certificate", cfg.Certificate}}
+	client := certs[0]
+	if cfg.ClientCertificate != nil {
+		client = presented{"zoom.client_certificate", cfg.ClientCertificate}
+		certs = append(certs, client)
+	}
+	for _, c := range certs {
+		if c.leaf == nil {
+			continue
+		}
+		name := strconv.Quote(c.leaf.Subject.CommonName)
+		switch left := c.leaf.NotAfter.Sub(now); {
+		case left <= 0:
+			out = append(out, warning{c.key, fmt.Sprintf("certificate %s expired on %s: Zoom refuses it; renew it",
+				name, c.leaf.NotAfter.UTC().Format(time.DateOnly))})
+		case now.Before(c.leaf.NotBefore):
+			out = append(out, warning{c.key, fmt.Sprintf("certificate %s is not valid before %s: Zoom refuses it until then",
+				name, c.leaf.NotBefore.UTC().Format(time.DateTime))})
+		case left < certificateWarning:
+			out = append(out, warning{c.key, fmt.Sprintf("certificate %s expires on %s, in %d day(s): renew it before Zoom refuses it",
+				name, c.leaf.NotAfter.UTC().Format(time.DateOnly), int(left.Hours()/24))})
+		}
+	}
+	if leaf := cfg.Certificate; leaf != nil && !peering.HasExtKeyUsage(leaf, x509.ExtKeyUsageServerAuth) {
+		out = append(out, warning{"zoom.certificate", fmt.Sprintf("certificate %q lacks the serverAuth extended key usage "+
+			"(it has: %s) but is presented to Zoom as TLS server: Zoom will refuse the calls it sends to the SBC",
+			leaf.Subject.CommonName, extKeyUsages(leaf))})
+	}
+	if leaf := client.leaf; leaf != nil && !peering.HasExtKeyUsage(leaf, x509.ExtKeyUsageClientAuth) {
+		msg := fmt.Sprintf("certificate %q lacks the clientAuth extended key usage (it has: %s) but is presented to Zoom "+
+			"as TLS client when the SBC calls Zoom: Zoom will refuse calls to Zoom", leaf.Subject.CommonName, extKeyUsages(leaf))
+		if client.key == "zoom.certificate" {
+			msg += "; set zoom.client_certificate and zoom.client_key to a certificate issued for clientAuth " +
+				"(public CAs stop putting clientAuth into server certificates during 2026)"
+		}
+		out = append(out, warning{client.key, msg})
+	}
+	return out
+}
+
+// extKeyUsages lists a certificate's extended key usages by their RFC 5280
+// names; "none" means the extension is absent (any usage).
+func extKeyUsages(leaf *x509.Certificate) string {
+	var names []string
+	for _, u := range leaf.ExtKeyUsage {
+		switch u {
+		case x509.ExtKeyUsageServerAuth:
+			names = append(names, "serverAuth")
+		case x509.ExtKeyUsageClientAuth:
+			names = append(names, "clientAuth")
+		case x509.ExtKeyUsageAny:
+			names = append(names, "any")
+		default:
+			names = append(names, fmt.Sprintf("usage %d", int(u)))
+		}
+	}
+	for _, oid := range leaf.UnknownExtKeyUsage {
+		names = append(names, oid.String())
+	}
+	if len(names) == 0 {
+		return "none (any usage)"
+	}
+	return strings.Join(names, ",")
 }
 
 // logCDR logs a call record as one "cdr" line. Durations are in
-// milliseconds; media counters are per direction.
+// milliseconds; media counters are per direction, and last_rtp (absent
+// when there was none) is when the direction's sending leg last sent valid
+// RTP, to 100 ms: after a "media timeout" it shows which leg went silent,
+// and when.
 func logCDR(log *slog.Logger, rec byocp.CallRecord) {
 	attrs := []slog.Attr{
 		slog.String("id", rec.ID),
@@ -202,12 +308,20 @@ func logCDR(log *slog.Logger, rec byocp.CallRecord) {
 }
 
 func mediaAttr(name string, d media.DirectionStats) slog.Attr {
-	return slog.Group(name,
+	attrs := []any{
 		slog.Uint64("received", d.Received),
 		slog.Uint64("forwarded", d.Forwarded),
+		slog.Uint64("wrong_source", d.WrongSource),
 		slog.Uint64("not_rtp", d.NotRTP),
+		slog.Uint64("too_many_ssrcs", d.TooManySSRCs),
+		slog.Uint64("duplicate", d.Duplicate),
 		slog.Uint64("auth_failed", d.AuthFailed),
 		slog.Uint64("no_remote", d.NoRemote),
 		slog.Uint64("send_failed", d.SendFailed),
-		slog.Uint64("bytes", d.Bytes))
+		slog.Uint64("bytes", d.Bytes),
+	}
+	if !d.LastRTP.IsZero() {
+		attrs = append(attrs, slog.Time("last_rtp", d.LastRTP))
+	}
+	return slog.Group(name, attrs...)
 }

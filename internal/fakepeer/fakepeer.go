@@ -1,16 +1,27 @@
 // Package fakepeer is the SIP and media engine behind byocp's public test
-// peers, trunktest.Carrier and peeringtest.Zoom. A Peer is a real SIP user
+// peers, trunktest.Carrier and peeringtest.Zoom, which wrap its Peer and
+// Call in exported types of their own (this package is internal, so its
+// methods would not show in their documentation). A Peer is a real SIP user
 // agent (byocp's sip package on real sockets) with a real media endpoint
 // (internal/mediapeer) that sends a recognisable RTP or SRTP stream and
 // checks what comes back.
+//
+// Once a call is established the Peer owns its in-dialog requests
+// (sip TakeRequests): it answers re-INVITEs and UPDATEs with a proper RFC
+// 3264 answer and moves its media where the offer says (indialog.go),
+// places re-offers of its own (Hold, Reinvite), and runs RFC 4028 session
+// timers (timer.go). Offer/answer is done with sdp.Parse and sdp.Marshal
+// on a small state of its own (offeranswer.go): simple and predictable.
 package fakepeer
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/netip"
 	"strings"
 	"sync"
@@ -33,6 +44,22 @@ type Behavior struct {
 	// EarlyMedia sends 183 Session Progress with SDP before the final
 	// response, so media can flow before the answer.
 	EarlyMedia bool
+	// AnswerWithoutSDP sends the 200 without SDP: the answer is then only
+	// in the 183 of EarlyMedia, as some gateways do.
+	AnswerWithoutSDP bool
+	// Reason is the reason phrase of a rejection (default a standard one).
+	Reason string
+	// Headers are extra header fields of a rejection, e.g. a Warning or
+	// a Proxy-Authenticate challenge.
+	Headers []sip.Header
+	// RejectReoffers, when 300-699, answers every re-INVITE and every
+	// UPDATE with SDP with this status (calls placed or received while the
+	// Behavior is in force; Call.RejectReoffers changes it per call).
+	RejectReoffers int
+	// Refresher is who refreshes the session of a received call whose
+	// INVITE leaves the choice open: sip.RefresherUAS (this peer) or
+	// sip.RefresherUAC (default: the caller).
+	Refresher string
 }
 
 // Config configures a Peer.
@@ -55,6 +82,24 @@ type Config struct {
 	// AcceptSource, if set, limits who may send requests.
 	AcceptSource func(netip.Addr) bool
 	Logger       *slog.Logger
+
+	// SessionExpires, when positive, offers a session timer in placed
+	// calls' INVITEs (Supported: timer, Session-Expires, Min-SE).
+	SessionExpires time.Duration
+	// MinSE is the smallest session interval accepted (smaller ones get
+	// 422) and the Min-SE offered; 0 accepts any and offers
+	// min(90 s, SessionExpires).
+	MinSE time.Duration
+	// NoSessionTimer makes the peer ignore RFC 4028: no timer headers in
+	// its answers and requests, no refreshes, no expiry.
+	NoSessionTimer bool
+	// RefreshWithReinvite refreshes with a re-INVITE even when the far end
+	// allows UPDATE.
+	RefreshWithReinvite bool
+	// DropFirstReinviteResponse (UDP only) drops the first datagram from
+	// the far end after each re-INVITE the peer sends: the first copy of
+	// its response, as if lost.
+	DropFirstReinviteResponse bool
 }
 
 // Peer is a fake SIP peer with media.
@@ -64,12 +109,18 @@ type Peer struct {
 	mediaIP  netip.Addr
 	incoming chan *Call
 	ready    chan struct{} // closed once New has set ep
+	bg       sync.WaitGroup
 
 	mu       sync.Mutex
 	behavior Behavior
 	calls    map[*Call]struct{}
 	closed   bool
 	wg       sync.WaitGroup
+
+	dropMu    sync.Mutex
+	dropArmed bool
+	dropFrom  netip.Addr
+	dropped   int
 }
 
 // New starts a Peer listening on cfg.Listen.
@@ -80,14 +131,21 @@ func New(cfg Config, b Behavior) (*Peer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.DropFirstReinviteResponse && !strings.EqualFold(cfg.Network, sip.NetworkUDP) {
+		return nil, fmt.Errorf("fakepeer: DropFirstReinviteResponse needs network udp, not %q", cfg.Network)
+	}
 	p := &Peer{cfg: cfg, behavior: b, incoming: make(chan *Call, 64), calls: make(map[*Call]struct{}), ready: make(chan struct{})}
+	accept := cfg.AcceptSource
+	if cfg.DropFirstReinviteResponse {
+		accept = p.acceptSource
+	}
 	ep, err := sip.Listen(sip.EndpointConfig{
 		Name:         cfg.Name,
 		Network:      cfg.Network,
 		Listen:       cfg.Listen,
 		TLS:          cfg.TLS,
 		Handler:      sip.CallHandlerFunc(p.serveCall),
-		AcceptSource: cfg.AcceptSource,
+		AcceptSource: accept,
 		UserAgent:    cfg.Name,
 		Logger:       cfg.Logger,
 	})
@@ -100,6 +158,43 @@ func New(cfg Config, b Behavior) (*Peer, error) {
 	return p, nil
 }
 
+// acceptSource is the endpoint's AcceptSource with DropFirstReinviteResponse:
+// it runs for every datagram before it is parsed, so refusing one drops it.
+func (p *Peer) acceptSource(src netip.Addr) bool {
+	p.dropMu.Lock()
+	if p.dropArmed && src == p.dropFrom {
+		p.dropArmed = false
+		p.dropped++
+		p.dropMu.Unlock()
+		return false
+	}
+	p.dropMu.Unlock()
+	return p.cfg.AcceptSource == nil || p.cfg.AcceptSource(src)
+}
+
+// armDrop makes the next datagram from src be dropped, when the peer is
+// configured to; the returned function disarms it.
+func (p *Peer) armDrop(src netip.Addr) (disarm func()) {
+	if !p.cfg.DropFirstReinviteResponse {
+		return func() {}
+	}
+	p.dropMu.Lock()
+	p.dropArmed, p.dropFrom = true, src.Unmap()
+	p.dropMu.Unlock()
+	return func() {
+		p.dropMu.Lock()
+		p.dropArmed = false
+		p.dropMu.Unlock()
+	}
+}
+
+// Dropped is the number of datagrams DropFirstReinviteResponse dropped.
+func (p *Peer) Dropped() int {
+	p.dropMu.Lock()
+	defer p.dropMu.Unlock()
+	return p.dropped
+}
+
 // Addr is the peer's SIP address.
 func (p *Peer) Addr() netip.AddrPort { return p.ep.Addr() }
 
@@ -108,6 +203,12 @@ func (p *Peer) SetBehavior(b Behavior) {
 	p.mu.Lock()
 	p.behavior = b
 	p.mu.Unlock()
+}
+
+func (p *Peer) currentBehavior() Behavior {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.behavior
 }
 
 func (p *Peer) track(c *Call) bool {
@@ -126,6 +227,15 @@ func (p *Peer) untrack(c *Call) {
 	delete(p.calls, c)
 	p.mu.Unlock()
 	p.wg.Done()
+}
+
+// goBackground runs f on a goroutine Close waits for.
+func (p *Peer) goBackground(f func()) {
+	p.bg.Add(1)
+	go func() {
+		defer p.bg.Done()
+		f()
+	}()
 }
 
 // Close hangs up every call, stops listening and frees every socket.
@@ -147,6 +257,7 @@ func (p *Peer) Close() error {
 		cancel()
 	}
 	p.wg.Wait()
+	p.bg.Wait() // every call has ended: its goroutines are on their way out
 	return p.ep.Close()
 }
 
@@ -165,16 +276,24 @@ func (p *Peer) Accept(ctx context.Context) (*Call, error) {
 // SIP address). It returns once the call is answered; a rejection is a
 // *sip.StatusError, a cancelled ctx sip.ErrCancelled.
 func (p *Peer) Dial(ctx context.Context, target netip.AddrPort, from, to string) (*Call, error) {
-	c, err := p.newCall(false)
+	return p.DialWithHeaders(ctx, target, from, to)
+}
+
+// DialWithHeaders is Dial with extra header fields in the INVITE, e.g.
+// Privacy and P-Asserted-Identity for a caller who withholds its number.
+// A header named "From" replaces the From's name-addr (its tag is added).
+func (p *Peer) DialWithHeaders(ctx context.Context, target netip.AddrPort, from, to string, headers ...sip.Header) (*Call, error) {
+	c, err := p.newCall(false, target.Addr())
 	if err != nil {
 		return nil, err
 	}
 	offer := sdp.Media{
-		Addr:    p.mediaIP,
-		Port:    int(c.media.Addr().Port()),
-		Proto:   sdp.ProtoRTPAVP,
-		Formats: p.cfg.Formats,
-		Ptime:   20,
+		Addr:      p.mediaIP,
+		Port:      int(c.media.Addr().Port()),
+		Proto:     sdp.ProtoRTPAVP,
+		Formats:   p.cfg.Formats,
+		Ptime:     20,
+		Direction: sdp.SendRecv,
 	}
 	if p.cfg.SRTP {
 		offer.Proto = sdp.ProtoRTPSAVP
@@ -187,26 +306,43 @@ func (p *Peer) Dial(ctx context.Context, target netip.AddrPort, from, to string)
 			offer.Crypto = append(offer.Crypto, cr)
 		}
 	}
-	c.offer = offer
-	body, err := sdp.Marshal(sdp.NewOrigin(p.mediaIP), offer)
+	body, version, err := c.propose(offer)
 	if err != nil {
 		c.fail(0)
 		return nil, err
 	}
-	c.localSDP = body
+	c.mu.Lock()
+	c.local, c.localSDP, c.version = offer, body, version
+	c.mu.Unlock()
 	host := target.Addr().String()
+	fromAddr := sip.NameAddr{DisplayName: "Test " + p.cfg.Name, URI: sip.URI{User: from, Host: p.ep.Host()}}
+	var extra []sip.Header
+	for _, h := range headers {
+		if strings.EqualFold(h.Name, "From") {
+			na, err := sip.ParseNameAddr(h.Value)
+			if err != nil {
+				c.fail(0)
+				return nil, err
+			}
+			fromAddr = na
+			continue
+		}
+		extra = append(extra, h)
+	}
+	extra = append(extra, p.offerTimerHeaders()...)
 	out, err := p.ep.Invite(ctx, sip.InviteRequest{
 		RequestURI:  sip.URI{User: to, Host: host, Port: int(target.Port())},
 		Destination: target.String(),
-		From:        sip.NameAddr{DisplayName: "Test " + p.cfg.Name, URI: sip.URI{User: from, Host: p.ep.Host()}},
+		From:        fromAddr,
 		To:          sip.NameAddr{URI: sip.URI{User: to, Host: host}},
+		Headers:     extra,
 		SDP:         body,
 		OnProvisional: func(r sip.Response) {
 			c.mu.Lock()
 			c.provisional = append(c.provisional, r.StatusCode)
 			c.mu.Unlock()
 			if r.HasSDP() {
-				if err := c.useAnswer(r.Body); err != nil {
+				if err := c.earlyAnswer(offer, r.Body); err != nil {
 					p.cfg.Logger.Warn("bad early SDP", "error", err)
 				}
 			}
@@ -223,28 +359,70 @@ func (p *Peer) Dial(ctx context.Context, target netip.AddrPort, from, to string)
 		c.fail(status)
 		return nil, err
 	}
+	// At once, so that no request of the far end is answered by default.
+	reqs := out.TakeRequests()
+	p.goBackground(func() { c.serveRequests(reqs) })
 	c.answer = out.Answer()
-	if err := c.useAnswer(c.answer.Body); err != nil {
+	answerBody := c.answer.Body
+	if !c.answer.HasSDP() {
+		c.mu.Lock()
+		answerBody = c.remoteSDP // the answer of a 183 (RFC 3261 §13.2.1)
+		c.mu.Unlock()
+	}
+	if err := c.finalAnswer(offer, body, version, answerBody); err != nil {
 		_ = out.Hangup(context.Background())
 		c.fail(0)
 		return nil, fmt.Errorf("fakepeer: answer: %w", err)
 	}
+	c.mu.Lock()
+	c.updateOK = allows(c.answer.Header("Allow"), "UPDATE")
+	c.timer = p.dialledTimer(sip.SessionTimerOf(c.answer.Header), c.timer, true, time.Now())
+	c.mu.Unlock()
 	c.established(out)
 	return c, nil
 }
 
-func (p *Peer) newCall(incoming bool) (*Call, error) {
+// offerTimerHeaders are the session timer header fields of an INVITE the
+// peer sends: none unless Config.SessionExpires is set.
+func (p *Peer) offerTimerHeaders() []sip.Header {
+	if p.cfg.SessionExpires <= 0 || p.cfg.NoSessionTimer {
+		return nil
+	}
+	minSE := p.cfg.MinSE
+	if minSE <= 0 {
+		minSE = min(90*time.Second, p.cfg.SessionExpires)
+	}
+	return sip.TimerHeaders(p.cfg.SessionExpires, minSE)
+}
+
+// allows reports whether an Allow header value lists method.
+func allows(allow, method string) bool {
+	for m := range strings.SplitSeq(allow, ",") {
+		if strings.EqualFold(strings.TrimSpace(m), method) {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Peer) newCall(incoming bool, remote netip.Addr) (*Call, error) {
 	m, err := mediapeer.Listen(p.mediaIP)
 	if err != nil {
 		return nil, err
 	}
-	c := &Call{peer: p, Incoming: incoming, media: m, started: time.Now(),
-		answered: make(chan struct{}), ended: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Call{peer: p, Incoming: incoming, media: m, started: time.Now(), remoteIP: remote.Unmap(),
+		answered: make(chan struct{}), ended: make(chan struct{}), wake: make(chan struct{}, 1),
+		ctx: ctx, cancel: cancel,
+		origin: *sdp.NewOrigin(p.mediaIP), want: sdp.SendRecv, reqNotify: make(chan struct{}),
+		rejectReoffers: p.currentBehavior().RejectReoffers}
+	c.version, c.maxVersion = c.origin.Version, c.origin.Version
 	if p.cfg.Expect != 0 {
 		m.ExpectStream(p.cfg.Expect)
 	}
 	if !p.track(c) {
 		_ = m.Close()
+		cancel()
 		return nil, sip.ErrClosed
 	}
 	return c, nil
@@ -253,26 +431,33 @@ func (p *Peer) newCall(incoming bool) (*Call, error) {
 // serveCall handles a call the peer receives, following its Behavior.
 func (p *Peer) serveCall(sc *sip.ServerCall) {
 	<-p.ready
-	c, err := p.newCall(true)
+	c, err := p.newCall(true, sc.Invite().Source.Addr())
 	if err != nil {
 		_ = sc.Reject(503, "Service Unavailable")
 		return
 	}
 	c.invite = sc.Invite()
 	c.server = sc
+	b := p.currentBehavior()
+	c.rejectReoffers = b.RejectReoffers
+
+	// The media is keyed before Accept reports the call, so that a test can
+	// send audio on it at once.
+	answer, err := c.answerInvite(sc.Invite().Body)
 	select {
 	case p.incoming <- c:
 	default:
 		p.cfg.Logger.Warn("incoming call queue full; call is handled but not reported by Accept")
 	}
-	p.mu.Lock()
-	b := p.behavior
-	p.mu.Unlock()
-
-	answer, err := c.answerOffer(sc.Invite().Body)
 	if err != nil {
 		_ = sc.Reject(488, "Not Acceptable Here")
 		c.fail(488)
+		return
+	}
+	timer, timerHdrs, small := p.answerTimer(sip.SessionTimerOf(sc.Invite().Header), sessionTimer{}, true, b.Refresher, time.Now())
+	if small != nil {
+		_ = sc.Reject(422, "Session Interval Too Small", small.Header())
+		c.fail(422)
 		return
 	}
 	if b.EarlyMedia {
@@ -294,11 +479,23 @@ func (p *Peer) serveCall(sc *sip.ServerCall) {
 		return
 	}
 	if b.Status >= 300 {
-		_ = sc.Reject(b.Status, statusText(b.Status))
+		_ = sc.Reject(b.Status, cmp.Or(b.Reason, statusText(b.Status)), b.Headers...)
 		c.fail(b.Status)
 		return
 	}
-	if err := sc.Answer(context.Background(), answer); err != nil {
+	final := answer
+	if b.AnswerWithoutSDP {
+		final = nil
+	}
+	// Before Answer: no request right after the 200 is answered by default.
+	reqs := sc.TakeRequests()
+	p.goBackground(func() { c.serveRequests(reqs) })
+	c.mu.Lock()
+	c.updateOK = allows(sc.Invite().Header("Allow"), "UPDATE")
+	timer.last = time.Now()
+	c.timer = timer
+	c.mu.Unlock()
+	if err := sc.Answer(context.Background(), final, timerHdrs...); err != nil {
 		status := 0
 		if errors.Is(err, sip.ErrCancelled) {
 			status = 487
@@ -306,6 +503,9 @@ func (p *Peer) serveCall(sc *sip.ServerCall) {
 		c.fail(status)
 		return
 	}
+	c.mu.Lock()
+	c.timer.last = time.Now() // the session starts with the ACK
+	c.mu.Unlock()
 	c.established(sc)
 }
 
@@ -317,6 +517,10 @@ func statusText(code int) string {
 		return "Not Found"
 	case 480:
 		return "Temporarily Unavailable"
+	case 488:
+		return "Not Acceptable Here"
+	case 500:
+		return "Server Internal Error"
 	case 503:
 		return "Service Unavailable"
 	case 603:
@@ -331,6 +535,9 @@ type leg interface {
 	Done() <-chan struct{}
 	Cause() sip.Cause
 	CallID() string
+	Reinvite(ctx context.Context, body []byte, hdrs []sip.Header, ackBody func(sip.Response) []byte) (sip.Response, error)
+	Send(ctx context.Context, method string, body []byte, contentType string, hdrs ...sip.Header) (sip.Response, error)
+	GlareDelay() time.Duration
 }
 
 // Call is one call of a fake peer, placed or received.
@@ -339,113 +546,46 @@ type Call struct {
 	Incoming bool // received rather than placed
 	media    *mediapeer.Peer
 	started  time.Time
+	remoteIP netip.Addr // the far end's signalling address
 	answered chan struct{}
 	ended    chan struct{}
-	offer    sdp.Media // our offer (placed calls)
+	wake     chan struct{} // the session timer changed
+	ctx      context.Context
+	cancel   context.CancelFunc // ends ctx when the call ends
 	invite   *sip.Invite
 	server   *sip.ServerCall
 	answer   sip.Response
+
+	// offerMu makes offer/answer exchanges, sent or received, one at a time.
+	offerMu sync.Mutex
 
 	mu          sync.Mutex
 	leg         leg
 	status      int
 	setup       time.Duration
 	provisional []int
-	localSDP    []byte
-	remoteSDP   []byte
-	suite       sdp.Suite
 	hungUp      bool // we sent the BYE
 	endOnce     sync.Once
-}
 
-// useAnswer keys the media from the far end's answer to our offer.
-func (c *Call) useAnswer(body []byte) error {
-	ans, err := sdp.Parse(body)
-	if err != nil {
-		return err
-	}
-	if len(ans.Formats) == 0 {
-		return errors.New("answer has no formats")
-	}
-	var keys *mediapeer.Keys
-	if c.peer.cfg.SRTP {
-		if len(ans.Crypto) != 1 {
-			return fmt.Errorf("answer has %d crypto lines, want 1", len(ans.Crypto))
-		}
-		var local []byte
-		for _, cr := range c.offer.Crypto {
-			if cr.Tag == ans.Crypto[0].Tag && cr.Suite == ans.Crypto[0].Suite {
-				local = cr.KeySalt
-			}
-		}
-		if local == nil {
-			return fmt.Errorf("answer crypto tag %d %s was not offered", ans.Crypto[0].Tag, ans.Crypto[0].Suite)
-		}
-		keys = &mediapeer.Keys{Suite: string(ans.Crypto[0].Suite), LocalKey: local, RemoteKey: ans.Crypto[0].KeySalt}
-	}
-	c.mu.Lock()
-	c.remoteSDP = body
-	if keys != nil {
-		c.suite = sdp.Suite(keys.Suite)
-	}
-	c.mu.Unlock()
-	return c.media.Configure(netip.AddrPortFrom(ans.Addr, uint16(ans.Port)), keys, ans.Formats[0].PayloadType, c.peer.cfg.Stream)
-}
+	// Offer/answer state (offeranswer.go).
+	origin     sdp.Origin    // our o= line
+	version    uint64        // o= version of localSDP
+	maxVersion uint64        // highest o= version used
+	local      sdp.Media     // our current SDP's stream (offer or answer)
+	localSDP   []byte        // our current SDP
+	remoteSDP  []byte        // the far end's current SDP
+	want       sdp.Direction // the direction this peer wants (Hold, Resume)
+	neg        negotiated    // what media uses now
 
-// answerOffer builds our answer to an offer and keys the media.
-func (c *Call) answerOffer(body []byte) ([]byte, error) {
-	offer, err := sdp.Parse(body)
-	if err != nil {
-		return nil, err
-	}
-	names := make([]string, 0, len(c.peer.cfg.Formats))
-	for _, f := range c.peer.cfg.Formats {
-		names = append(names, f.Name)
-	}
-	offered := sdp.FilterFormats(offer.Formats, names)
-	var formats []sdp.Format
-	for _, f := range offered { // one codec plus telephone-event
-		if f.IsTelephoneEvent() || (len(formats) == 0 && !f.IsComfortNoise()) {
-			formats = append(formats, f)
-		}
-	}
-	if !sdp.HasAudioCodec(formats) {
-		return nil, sdp.ErrNoCommonCodec
-	}
-	ans := sdp.Media{Addr: c.peer.mediaIP, Port: int(c.media.Addr().Port()), Proto: sdp.ProtoRTPAVP, Formats: formats, Ptime: 20}
-	var keys *mediapeer.Keys
-	if c.peer.cfg.SRTP {
-		if offer.Proto != sdp.ProtoRTPSAVP {
-			return nil, fmt.Errorf("offer is %s, want RTP/SAVP", offer.Proto)
-		}
-		cr, ok := sdp.SelectCrypto(offer.Crypto, c.peer.cfg.AnswerSuites)
-		if !ok {
-			return nil, errors.New("no acceptable crypto")
-		}
-		local, err := sdp.NewCrypto(cr.Tag, cr.Suite)
-		if err != nil {
-			return nil, err
-		}
-		ans.Proto = sdp.ProtoRTPSAVP
-		ans.Crypto = []sdp.Crypto{local}
-		keys = &mediapeer.Keys{Suite: string(cr.Suite), LocalKey: local.KeySalt, RemoteKey: cr.KeySalt}
-	} else if offer.Proto != sdp.ProtoRTPAVP {
-		return nil, fmt.Errorf("offer is %s, want RTP/AVP", offer.Proto)
-	}
-	out, err := sdp.Marshal(sdp.NewOrigin(c.peer.mediaIP), ans)
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	c.remoteSDP, c.localSDP = body, out
-	if keys != nil {
-		c.suite = sdp.Suite(keys.Suite)
-	}
-	c.mu.Unlock()
-	if err := c.media.Configure(netip.AddrPortFrom(offer.Addr, uint16(offer.Port)), keys, formats[0].PayloadType, c.peer.cfg.Stream); err != nil {
-		return nil, err
-	}
-	return out, nil
+	// In-dialog state (indialog.go, timer.go).
+	rejectReoffers int
+	requests       []Request
+	reqNotify      chan struct{} // closed and replaced when a request is recorded
+	updateOK       bool          // the far end allows UPDATE
+	timer          sessionTimer
+
+	audioCancel context.CancelFunc
+	audioDone   chan struct{}
 }
 
 func (c *Call) established(l leg) {
@@ -455,10 +595,26 @@ func (c *Call) established(l leg) {
 	c.setup = time.Since(c.started)
 	c.mu.Unlock()
 	close(c.answered)
+	c.peer.goBackground(c.runTimer)
 	go func() {
 		<-l.Done()
 		c.finish()
 	}()
+}
+
+// established returns the call's dialog once it is answered.
+func (c *Call) dialog() (leg, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.leg == nil {
+		select {
+		case <-c.ended:
+			return nil, sip.ErrClosed
+		default:
+		}
+		return nil, sip.ErrNotAnswered
+	}
+	return c.leg, nil
 }
 
 func (c *Call) fail(status int) {
@@ -470,6 +626,7 @@ func (c *Call) fail(status int) {
 
 func (c *Call) finish() {
 	c.endOnce.Do(func() {
+		c.cancel()
 		_ = c.media.Close()
 		close(c.ended)
 		c.peer.untrack(c)
@@ -518,7 +675,10 @@ func (c *Call) Provisional() []int {
 func (c *Call) Suite() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return string(c.suite)
+	if c.neg.keys == nil {
+		return ""
+	}
+	return c.neg.keys.Suite
 }
 
 // Invite is the INVITE a received call arrived with (nil for placed calls).
@@ -527,14 +687,14 @@ func (c *Call) Invite() *sip.Invite { return c.invite }
 // AnswerResponse is the 2xx a placed call was answered with.
 func (c *Call) AnswerResponse() sip.Response { return c.answer }
 
-// LocalSDP and RemoteSDP are the SDP bodies this peer sent and received.
+// LocalSDP is the SDP body this peer sent last (offer or answer).
 func (c *Call) LocalSDP() []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.localSDP
 }
 
-// RemoteSDP is the SDP this peer received (offer or answer).
+// RemoteSDP is the SDP this peer received last (offer or answer).
 func (c *Call) RemoteSDP() []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -559,18 +719,76 @@ func (c *Call) SendAudio(ctx context.Context, count int) error {
 	return c.media.Send(ctx, count, PacketInterval)
 }
 
+// StartAudio sends the pattern stream every 20 ms in the background until
+// StopAudio, ctx ends or the call ends. It returns an error when the call
+// is over or its media has no remote address yet; a second StartAudio
+// while the stream runs does nothing.
+func (c *Call) StartAudio(ctx context.Context) error {
+	select {
+	case <-c.ended:
+		return sip.ErrClosed
+	default:
+	}
+	if !c.media.Remote().IsValid() {
+		return mediapeer.ErrNotConfigured
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.audioDone != nil {
+		select {
+		case <-c.audioDone:
+		default:
+			return nil // running
+		}
+	}
+	actx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	c.audioCancel, c.audioDone = cancel, done
+	c.peer.goBackground(func() {
+		defer close(done)
+		defer cancel()
+		stop := context.AfterFunc(c.ctx, cancel)
+		defer stop()
+		_ = c.media.Send(actx, math.MaxInt, PacketInterval)
+	})
+	return nil
+}
+
+// StopAudio stops the stream of StartAudio and returns once no more
+// packet goes out; it does nothing when no stream runs.
+func (c *Call) StopAudio() {
+	c.mu.Lock()
+	cancel, done := c.audioCancel, c.audioDone
+	c.audioCancel, c.audioDone = nil, nil
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+}
+
+// Talker is the far end of TalkWith: a Call, or a public wrapper of one.
+type Talker interface {
+	SendAudio(ctx context.Context, count int) error
+	// IntactPackets is the far end's Stats().Intact.
+	IntactPackets() uint64
+}
+
+// IntactPackets is c.Media().Intact; it makes a Call a Talker.
+func (c *Call) IntactPackets() uint64 { return c.Media().Intact }
+
 // TalkWith sends count packets of pattern audio from c and from other at
 // the same time, 20 ms apart, then waits up to a second for the last ones to
 // arrive, so that Media shows the outcome in both directions. It returns
 // the first send error.
-func (c *Call) TalkWith(ctx context.Context, other *Call, count int) error {
+func (c *Call) TalkWith(ctx context.Context, other Talker, count int) error {
 	errc := make(chan error, 1)
 	go func() { errc <- other.SendAudio(ctx, count) }()
 	err := c.SendAudio(ctx, count)
 	if oerr := <-errc; err == nil {
 		err = oerr
 	}
-	for i := 0; i < 100 && (c.Media().Intact < uint64(count) || other.Media().Intact < uint64(count)); i++ {
+	for i := 0; i < 100 && (c.Media().Intact < uint64(count) || other.IntactPackets() < uint64(count)); i++ {
 		select {
 		case <-time.After(10 * time.Millisecond):
 		case <-ctx.Done():
@@ -582,6 +800,9 @@ func (c *Call) TalkWith(ctx context.Context, other *Call, count int) error {
 
 // Media returns the call's media counters.
 func (c *Call) Media() mediapeer.Stats { return c.media.Stats() }
+
+// MediaAddr is the address the call's media is received on and sent from.
+func (c *Call) MediaAddr() netip.AddrPort { return c.media.Addr() }
 
 // Hangup ends the call: BYE when answered, otherwise a 480 to an incoming
 // call. It returns nil when the call had already ended.
@@ -613,6 +834,9 @@ func (c *Call) Description() string {
 	fmt.Fprintf(&b, "status %d, setup %s, sent %d, received %d, intact %d", c.Status(), c.SetupTime().Round(time.Millisecond), s.Sent, s.Received, s.Intact)
 	if suite := c.Suite(); suite != "" {
 		fmt.Fprintf(&b, ", %s", suite)
+	}
+	if d := c.Direction(); d != "" && d != sdp.SendRecv {
+		fmt.Fprintf(&b, ", %s", d)
 	}
 	return b.String()
 }

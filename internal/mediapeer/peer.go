@@ -49,16 +49,22 @@ type Stats struct {
 }
 
 // Peer is a UDP media endpoint. Listen starts its receiver goroutine;
-// Close stops it.
+// Close stops it. A Peer sends from one port; Open binds another one that
+// receives too, and Use moves the Peer to it (a media move).
 type Peer struct {
-	conn *net.UDPConn
-	done chan struct{}
+	ip netip.Addr
+	wg sync.WaitGroup // one receiver goroutine per open port
 
-	mu     sync.Mutex // guards the configuration below
+	recvMu sync.Mutex // one datagram classified at a time: the decrypt context is shared by the receivers
+
+	mu     sync.Mutex // guards the sockets and the configuration below
+	conn   *net.UDPConn
+	extra  map[netip.AddrPort]*net.UDPConn // ports opened by Open, not yet used or dropped
+	closed bool
 	remote netip.AddrPort
 	keys   *Keys
 	enc    *srtp.Context // used only by Send, under sendMu
-	dec    *srtp.Context // used only by the receiver goroutine
+	dec    *srtp.Context // used by the receivers, under recvMu
 	pt     uint8
 	stream byte
 
@@ -73,10 +79,8 @@ type Peer struct {
 	closeErr                                            error
 }
 
-// Listen binds a UDP port on ip (the OS picks the number) and starts the
-// receiver goroutine. The stream sent later has a random SSRC and a random
-// first sequence number.
-func Listen(ip netip.Addr) (*Peer, error) {
+// bind binds a UDP port on ip, the OS picking the number.
+func bind(ip netip.Addr) (*net.UDPConn, error) {
 	network := "udp6"
 	if ip.Unmap().Is4() {
 		network = "udp4"
@@ -85,21 +89,100 @@ func Listen(ip netip.Addr) (*Peer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mediapeer: %w", err)
 	}
+	return conn, nil
+}
+
+func addrOf(conn *net.UDPConn) netip.AddrPort {
+	return conn.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+// Listen binds a UDP port on ip (the OS picks the number) and starts the
+// receiver goroutine. The stream sent later has a random SSRC and a random
+// first sequence number.
+func Listen(ip netip.Addr) (*Peer, error) {
+	conn, err := bind(ip)
+	if err != nil {
+		return nil, err
+	}
 	p := &Peer{
-		conn: conn,
-		done: make(chan struct{}),
-		ssrc: rand.Uint32(),
-		seq:  uint16(rand.Uint32()),
-		ts:   rand.Uint32(),
+		ip:    ip,
+		conn:  conn,
+		extra: make(map[netip.AddrPort]*net.UDPConn),
+		ssrc:  rand.Uint32(),
+		seq:   uint16(rand.Uint32()),
+		ts:    rand.Uint32(),
 	}
 	p.expect.Store(-1)
-	go p.receive()
+	p.wg.Add(1)
+	go p.receive(conn)
 	return p, nil
 }
 
-// Addr returns the bound address.
+// Addr returns the bound address of the port the Peer sends from.
 func (p *Peer) Addr() netip.AddrPort {
-	return p.conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return addrOf(p.conn)
+}
+
+// Remote returns where Send sends, as last configured; the zero AddrPort
+// before Configure.
+func (p *Peer) Remote() netip.AddrPort {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.remote
+}
+
+// Open binds another port on the Peer's address and starts receiving on it
+// too, into the same counters, while Send still sends from the current
+// port: the new port of a media move, offered before it is used. Use moves
+// the Peer to it; Drop closes it.
+func (p *Peer) Open() (netip.AddrPort, error) {
+	conn, err := bind(p.ip)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		_ = conn.Close()
+		return netip.AddrPort{}, ErrClosed
+	}
+	addr := addrOf(conn)
+	p.extra[addr] = conn
+	p.wg.Add(1)
+	p.mu.Unlock()
+	go p.receive(conn)
+	return addr, nil
+}
+
+// Use makes the port addr, opened by Open, the one Send sends from and
+// Addr reports, and closes the port used before. Sequence numbers,
+// timestamps and the SSRC continue.
+func (p *Peer) Use(addr netip.AddrPort) error {
+	p.mu.Lock()
+	conn, ok := p.extra[addr]
+	if !ok {
+		p.mu.Unlock()
+		return fmt.Errorf("mediapeer: %s was not opened", addr)
+	}
+	delete(p.extra, addr)
+	old := p.conn
+	p.conn = conn
+	p.mu.Unlock()
+	return old.Close()
+}
+
+// Drop closes the port addr opened by Open and not used; other addresses
+// are ignored.
+func (p *Peer) Drop(addr netip.AddrPort) {
+	p.mu.Lock()
+	conn, ok := p.extra[addr]
+	delete(p.extra, addr)
+	p.mu.Unlock()
+	if ok {
+		_ = conn.Close()
+	}
 }
 
 // Configure sets where Send sends, the SRTP keys (nil = plain RTP), the
@@ -188,7 +271,7 @@ func (p *Peer) Send(ctx context.Context, count int, interval time.Duration) erro
 			return err
 		}
 		p.mu.Lock()
-		remote, enc, pt, stream := p.remote, p.enc, p.pt, p.stream
+		conn, remote, enc, pt, stream := p.conn, p.remote, p.enc, p.pt, p.stream
 		p.mu.Unlock()
 		if !remote.IsValid() {
 			return ErrNotConfigured
@@ -205,17 +288,35 @@ func (p *Peer) Send(ctx context.Context, count int, interval time.Duration) erro
 				return fmt.Errorf("mediapeer: %w", err)
 			}
 		}
-		if _, err := p.conn.WriteToUDPAddrPort(wire, remote); err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return ErrClosed
-			}
-			return fmt.Errorf("mediapeer: %w", err)
+		if err := p.write(conn, wire, remote); err != nil {
+			return err
 		}
 		p.sent.Add(1)
 		p.seq++
 		p.ts += PayloadSize
 	}
 	return nil
+}
+
+// write sends one datagram from conn, or from the port a media move (Use)
+// switched to while conn was being used.
+func (p *Peer) write(conn *net.UDPConn, wire []byte, remote netip.AddrPort) error {
+	for {
+		_, err := conn.WriteToUDPAddrPort(wire, remote)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, net.ErrClosed) {
+			return fmt.Errorf("mediapeer: %w", err)
+		}
+		p.mu.Lock()
+		closed, cur := p.closed, p.conn
+		p.mu.Unlock()
+		if closed || cur == conn {
+			return ErrClosed
+		}
+		conn = cur
+	}
 }
 
 // Stats returns the counters.
@@ -230,30 +331,43 @@ func (p *Peer) Stats() Stats {
 	}
 }
 
-// Close closes the socket and waits for the receiver goroutine to end. It
-// is idempotent.
+// Close closes every socket and waits for the receiver goroutines to end.
+// It is idempotent.
 func (p *Peer) Close() error {
 	p.closeOnce.Do(func() {
-		p.closeErr = p.conn.Close()
-		<-p.done
+		p.mu.Lock()
+		p.closed = true
+		conns := []*net.UDPConn{p.conn}
+		for _, c := range p.extra {
+			conns = append(conns, c)
+		}
+		p.extra = nil
+		p.mu.Unlock()
+		p.closeErr = conns[0].Close()
+		for _, c := range conns[1:] {
+			_ = c.Close()
+		}
+		p.wg.Wait()
 	})
 	return p.closeErr
 }
 
-func (p *Peer) receive() {
-	defer close(p.done)
+func (p *Peer) receive(conn *net.UDPConn) {
+	defer p.wg.Done()
 	buf := make([]byte, 2048)
 	plain := make([]byte, 2048)
 	var pkt rtp.Packet
 	for {
-		n, err := p.conn.Read(buf)
+		n, err := conn.Read(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
 		}
+		p.recvMu.Lock()
 		p.classify(buf[:n], plain, &pkt).Add(1)
+		p.recvMu.Unlock()
 		// Received is counted after the outcome, so that a reader who sees
 		// Received == n also sees the outcome of all n packets.
 		p.received.Add(1)

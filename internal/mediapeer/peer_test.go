@@ -130,3 +130,58 @@ func TestPeerWrongKeyAndErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestMove: a port opened with Open receives at once; Use makes the Peer
+// send from it and closes the old one; Drop closes an unused one.
+func TestMove(t *testing.T) {
+	a, b := pair(t)
+	if err := a.Configure(b.Addr(), nil, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	old := a.Addr()
+	moved, err := a.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if moved == old || a.Addr() != old {
+		t.Fatalf("Open: %s, Addr %s (was %s)", moved, a.Addr(), old)
+	}
+	for _, to := range []netip.AddrPort{old, moved} { // both receive
+		if err := b.Configure(to, nil, 0, 2); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Send(context.Background(), 1, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "2 packets", func() bool { return a.Stats().Received == 2 })
+	if err := a.Use(moved); err != nil {
+		t.Fatal(err)
+	}
+	if a.Addr() != moved {
+		t.Fatalf("Addr %s after Use(%s)", a.Addr(), moved)
+	}
+	b.ExpectStream(1)
+	if err := a.Send(context.Background(), 3, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "3 packets", func() bool { return b.Stats().Intact == 3 })
+	if err := a.Use(old); err == nil {
+		t.Fatal("Use of a port not opened")
+	}
+	spare, err := a.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Drop(spare)
+	a.Drop(spare) // unknown now: ignored
+	if a.Remote() != b.Addr() {
+		t.Fatalf("Remote %s", a.Remote())
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Open(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Open after Close: %v", err)
+	}
+}

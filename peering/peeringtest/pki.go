@@ -67,32 +67,79 @@ func (p *PKI) CAPEM() []byte {
 
 // Issue creates a certificate for commonName with the given IP and DNS
 // subject alternative names, usable as TLS server and client, valid as long
-// as the CA. Not safe for concurrent use.
+// as the CA. Not safe for concurrent use. IssueWith chooses more.
 func (p *PKI) Issue(commonName string, ips []netip.Addr, dnsNames ...string) (tls.Certificate, error) {
+	return p.IssueWith(IssueOptions{CommonName: commonName, IPs: ips, DNSNames: dnsNames})
+}
+
+// IssueOptions says what IssueWith puts into a certificate. The zero value
+// is a certificate without names, usable as TLS server and client.
+type IssueOptions struct {
+	// CommonName is the subject's common name (not checked by TLS peers;
+	// names go in DNSNames).
+	CommonName string
+	// DNSNames are the DNS subject alternative names, e.g.
+	// []string{ZoomName} or a wildcard such as "*.zoom.test".
+	DNSNames []string
+	// IPs are the IP address subject alternative names.
+	IPs []netip.Addr
+	// ExtKeyUsages are the extended key usages; nil means serverAuth and
+	// clientAuth. For example []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	// issues a server-only certificate, as public CAs do from 2026. An
+	// empty non-nil slice is the same as NoExtKeyUsage.
+	ExtKeyUsages []x509.ExtKeyUsage
+	// NoExtKeyUsage leaves out the extended key usage extension altogether
+	// (ExtKeyUsages is then ignored): TLS stacks, Go's included, accept such
+	// a certificate for any usage.
+	NoExtKeyUsage bool
+	// NotAfter ends the validity; zero means the CA's. A time in the past
+	// issues an expired certificate (its NotBefore is then an hour before
+	// NotAfter).
+	NotAfter time.Time
+}
+
+// IssueWith creates a certificate signed by the CA as o describes, with a
+// fresh ECDSA P-256 key; tls.Certificate.Leaf is set. Not safe for
+// concurrent use.
+func (p *PKI) IssueWith(o IssueOptions) (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
 	p.serial++
+	notAfter := p.ca.NotAfter
+	if !o.NotAfter.IsZero() {
+		notAfter = o.NotAfter
+	}
+	notBefore := time.Now().Add(-time.Hour)
+	if !notBefore.Before(notAfter) {
+		notBefore = notAfter.Add(-time.Hour)
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(p.serial),
-		Subject:      pkix.Name{CommonName: commonName, Organization: []string{"byocp test"}},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     p.ca.NotAfter,
+		Subject:      pkix.Name{CommonName: o.CommonName, Organization: []string{"byocp test"}},
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		DNSNames:     dnsNames,
+		DNSNames:     o.DNSNames,
 	}
-	for _, ip := range ips {
+	switch {
+	case o.NoExtKeyUsage:
+		tmpl.ExtKeyUsage = nil
+	case o.ExtKeyUsages != nil:
+		tmpl.ExtKeyUsage = o.ExtKeyUsages
+	}
+	for _, ip := range o.IPs {
 		tmpl.IPAddresses = append(tmpl.IPAddresses, net.IP(ip.AsSlice()))
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
 	if err != nil {
-		return tls.Certificate{}, err
+		return tls.Certificate{}, fmt.Errorf("peeringtest: issue: %w", err)
 	}
 	leaf, err := x509.ParseCertificate(der)
 	if err != nil {
-		return tls.Certificate{}, err
+		return tls.Certificate{}, fmt.Errorf("peeringtest: issue: %w", err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
 }

@@ -1,14 +1,20 @@
 // Command gen writes the test-only certificates of the example SBC's
 // loopback configuration (examples/sbc/loopback.yaml):
 //
-//	ca.pem       a throw-away CA, trusted by the SBC as "Zoom's" root (zoom.ca)
-//	ca-key.pem   its private key, so tests can issue the fake Zoom peer's
-//	             certificate (peeringtest.LoadPKI)
-//	sbc.pem      the SBC's certificate, IP SANs 127.0.0.1 and ::1 (zoom.certificate)
-//	sbc-key.pem  its private key (zoom.key)
+//	ca.pem              a throw-away CA, trusted by the SBC as "Zoom's" root (zoom.ca)
+//	ca-key.pem          its private key, so tests can issue the fake Zoom peer's
+//	                    certificate (peeringtest.LoadPKI)
+//	sbc.pem             the SBC's TLS server certificate, serverAuth only, IP SANs
+//	                    127.0.0.1 and ::1 (zoom.certificate)
+//	sbc-key.pem         its private key (zoom.key)
+//	sbc-client.pem      the SBC's TLS client certificate, clientAuth only, presented
+//	                    when the SBC dials Zoom (zoom.client_certificate)
+//	sbc-client-key.pem  its private key (zoom.client_key)
 //
-// Everything is ECDSA P-256 and valid for 20 years. The keys are published
-// on purpose: never trust this CA outside tests.
+// The SBC's certificates are split by role the way public CAs issue them
+// from 2026, when they stop putting clientAuth into TLS server
+// certificates. Everything is ECDSA P-256 and valid for 20 years. The keys
+// are published on purpose: never trust this CA outside tests.
 //
 // From the repository root:
 //
@@ -45,7 +51,8 @@ func main() {
 	}
 }
 
-// generate writes ca.pem, ca-key.pem, sbc.pem and sbc-key.pem into dir.
+// generate writes ca.pem, ca-key.pem, sbc.pem, sbc-key.pem, sbc-client.pem
+// and sbc-client-key.pem into dir.
 func generate(dir string, now time.Time) error {
 	if fi, err := os.Stat(dir); err != nil {
 		return err
@@ -78,24 +85,15 @@ func generate(dir string, now time.Time) error {
 		return err
 	}
 
-	sbcKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	sbcTmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: "byocp loopback SBC", Organization: []string{"byocp example"}},
-		NotBefore:    notBefore,
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		// Zoom's edge is TLS client and server to the SBC: mutual TLS both ways.
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		DNSNames:    []string{"localhost"},
-	}
-	sbcDER, err := x509.CreateCertificate(rand.Reader, sbcTmpl, ca, &sbcKey.PublicKey, caKey)
+	// Zoom's edge is TLS client and server to the SBC (mutual TLS both
+	// ways): the SBC presents sbc.pem as server and sbc-client.pem as client.
+	sbcKey, sbcDER, err := leaf(ca, caKey, "byocp loopback SBC", x509.ExtKeyUsageServerAuth, notBefore, notAfter)
 	if err != nil {
 		return fmt.Errorf("create SBC certificate: %w", err)
+	}
+	clientKey, clientDER, err := leaf(ca, caKey, "byocp loopback SBC (TLS client)", x509.ExtKeyUsageClientAuth, notBefore, notAfter)
+	if err != nil {
+		return fmt.Errorf("create SBC client certificate: %w", err)
 	}
 
 	files := []struct {
@@ -107,6 +105,8 @@ func generate(dir string, now time.Time) error {
 		{"ca-key.pem", 0o600, func() ([]byte, error) { return keyPEM(caKey) }},
 		{"sbc.pem", 0o644, func() ([]byte, error) { return certPEM(sbcDER), nil }},
 		{"sbc-key.pem", 0o600, func() ([]byte, error) { return keyPEM(sbcKey) }},
+		{"sbc-client.pem", 0o644, func() ([]byte, error) { return certPEM(clientDER), nil }},
+		{"sbc-client-key.pem", 0o600, func() ([]byte, error) { return keyPEM(clientKey) }},
 	}
 	for _, f := range files {
 		data, err := f.data()
@@ -120,6 +120,30 @@ func generate(dir string, now time.Time) error {
 		fmt.Println("wrote", path)
 	}
 	return nil
+}
+
+// leaf issues an SBC certificate for usage, signed by ca, with the IP SANs
+// 127.0.0.1 and ::1 and the DNS SAN localhost.
+func leaf(ca *x509.Certificate, caKey *ecdsa.PrivateKey, name string, usage x509.ExtKeyUsage, notBefore, notAfter time.Time) (*ecdsa.PrivateKey, []byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: name, Organization: []string{"byocp example"}},
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		DNSNames:     []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	return key, der, nil
 }
 
 // serial is a random 128-bit certificate serial number.

@@ -1,0 +1,76 @@
+package sdp
+
+import (
+	"bytes"
+	"net/netip"
+	"slices"
+)
+
+// State is what one leg of a call has negotiated, as the media relay and
+// the call need it. The zero State means nothing is negotiated yet.
+type State struct {
+	// Remote is where the peer receives media, from its last SDP. On a
+	// legacy hold (c=0.0.0.0, or :: for IPv6) its address is unspecified
+	// and Direction does not send.
+	Remote netip.AddrPort
+	// Direction is the stream's direction on this leg from byocp's side:
+	// SendOnly means byocp sends to the peer and the peer sends nothing,
+	// RecvOnly the opposite. Anything but SendRecv means the call is on
+	// hold on this leg, from either end.
+	Direction Direction
+	// Codecs are the agreed formats, in the order of the answer.
+	Codecs []Codec
+	// Ptime is the peer's a=ptime, 0 when it gave none.
+	Ptime int
+	// Suite is the negotiated SDES suite, "" on a plain RTP leg.
+	Suite Suite
+	// LocalKey is the key||salt byocp encrypts with (its a=crypto on this
+	// leg). It stays the same for the whole call unless the suite changes.
+	LocalKey []byte
+	// RemoteKey is the key||salt the peer encrypts with (its a=crypto).
+	// When it changes, the relay starts a new decrypt context for this
+	// leg's incoming direction only.
+	RemoteKey []byte
+	// Index is the position of the stream among the leg's m-lines.
+	Index int
+}
+
+// Codec is a format agreed on a leg with the payload type each end uses
+// for it. The two are equal unless the answer renumbered a dynamic payload
+// type, which RFC 3264 section 6.1 allows: each end receives the number it
+// wrote.
+type Codec struct {
+	// Format is the format as the peer wrote it. Its PayloadType is the
+	// number the peer receives, so byocp sends packets of this codec to
+	// the peer with it.
+	Format
+	// LocalPT is the number byocp wrote for the codec: the peer sends with
+	// it.
+	LocalPT uint8
+}
+
+// clone returns a State that shares no memory with s.
+func (s State) clone() State {
+	s.Codecs = slices.Clone(s.Codecs)
+	s.LocalKey = bytes.Clone(s.LocalKey)
+	s.RemoteKey = bytes.Clone(s.RemoteKey)
+	return s
+}
+
+// PayloadMap returns how the relay renumbers packets received on the leg
+// from and sent on the leg to: the payload type from's peer sends each
+// codec with (byocp's number on from) mapped to the one to's peer expects
+// (its own number on to), for every codec agreed on both legs. Payload
+// types missing from the map belong to no codec agreed on both legs.
+func PayloadMap(from, to State) map[uint8]uint8 {
+	m := make(map[uint8]uint8, len(from.Codecs))
+	for _, c := range from.Codecs {
+		for _, d := range to.Codecs {
+			if codecKey(c.Format) == codecKey(d.Format) {
+				m[c.LocalPT] = d.PayloadType
+				break
+			}
+		}
+	}
+	return m
+}
