@@ -21,10 +21,14 @@ const hangupTimeout = 5 * time.Second
 // side is what the Bridge needs of trunk.Trunk and peering.Peering.
 type side interface {
 	Parties(inv *sip.Invite) (from, to sip.Party, err error)
-	Dial(ctx context.Context, from, to sip.Party, offer []byte, onProvisional func(sip.Response)) (*sip.ClientCall, error)
+	Dial(ctx context.Context, from, to sip.Party, offer []byte, early sip.EarlyHooks) (*sip.ClientCall, error)
 	Codecs() []string
 	SessionTimers() sip.SessionTimers
 	RelayInfo() []string
+	ReferPolicy() sip.ReferPolicy
+	NumberToE164(user string) (string, error)
+	TargetURI(e164 string) sip.URI
+	RelayT38() bool
 }
 
 // callError is a failure to send to the caller as a final response.
@@ -67,6 +71,10 @@ type call struct {
 	relay   *media.Relay
 	inPort  *media.Port
 	outPort *media.Port
+	// T.38 relay (t38.go), when both sides relay it: UDPTL ports of the
+	// carrier and Zoom legs.
+	udptl      *media.UDPTLRelay
+	imagePorts [2]*media.Port
 
 	// Offer/answer state per leg (sdp.Leg): the caller's leg and the leg
 	// byocp dialled. Each has its own o= line, codecs, payload types,
@@ -76,6 +84,12 @@ type call struct {
 	inOffer       sdp.Media              // the caller's offer as the other leg needs it
 	early         map[earlyDialog][]byte // the last SDP of each early dialog (forks)
 	earlyIn       []byte                 // byocp's early answer to the caller (in a 183)
+	// Delayed Offer to a caller that supports 100rel: byocp's offer went
+	// in a reliable provisional response (earlyOffered) and its answer
+	// came in the PRACK (earlyAnswered).
+	earlyOffered, earlyAnswered bool
+	dialCancel                  context.CancelFunc // gives up the outgoing INVITE
+	setupErr                    *callError         // why setup gave it up
 
 	// The established call's event loop (engine.go).
 	legs         [2]*leg // in, out
@@ -83,6 +97,7 @@ type call struct {
 	done         chan struct{} // closed when the call has ended
 	ending       *endReason
 	refreshing   *leg      // a session refresh byocp sent is on its way
+	transfer     *transfer // a REFER being relayed or carried out (refer.go)
 	offer        *relayOp  // a re-offer being relayed between the legs
 	mediaSince   time.Time // silence on the legs counts from here
 	mediaCheckAt time.Time
@@ -147,14 +162,26 @@ func (c *call) run() {
 	}
 
 	// In-dialog requests of the caller's leg come to this call from the
-	// moment the 200 is sent.
+	// moment the 200 is sent, and its early-dialog requests (PRACK with
+	// SDP, UPDATE) while it rings; those reach onEarlyRequest on this
+	// goroutine, like the callee's.
 	inReqs := c.in.TakeRequests()
+	inEarly := c.in.EarlyRequests()
 	// The outgoing INVITE lives as long as the caller's and the Bridge's.
 	ctx, cancel := context.WithCancel(c.in.Context())
+	c.dialCancel = cancel
 	stop := context.AfterFunc(c.b.ctx, cancel)
-	out, err := c.out.Dial(ctx, from, to, offer, c.onProvisional)
+	out, err := c.out.Dial(ctx, from, to, offer, sip.EarlyHooks{
+		OnProvisional: c.onProvisional, OnEarlyRequest: c.onEarlyRequest, EarlyRequests: inEarly})
 	stop()
 	cancel()
+	if c.setupErr != nil {
+		if out != nil {
+			c.hangupLeg(out.Hangup)
+		}
+		c.reject(c.setupErr)
+		return
+	}
 	if err != nil {
 		c.dialFailed(err)
 		return
@@ -203,11 +230,11 @@ func (c *call) run() {
 
 	inLeg := &leg{name: c.legName(c.inZoom), zoom: c.inZoom, sip: c.in, reqs: inReqs,
 		timers: c.inSide.SessionTimers(), timer: inTimer, update: allows(inv.Header("Allow"), "UPDATE"),
-		infoTypes: c.inSide.RelayInfo()}
+		infoTypes: c.inSide.RelayInfo(), side: c.inSide}
 	inLeg.timer.last = now
 	outLeg := &leg{name: c.legName(!c.inZoom), zoom: !c.inZoom, sip: out, reqs: outReqs,
 		timers: c.out.SessionTimers(), timer: dialledTimer(sip.SessionTimerOf(answer.Header), c.out.SessionTimers(), now),
-		update: allows(answer.Header("Allow"), "UPDATE"), infoTypes: c.out.RelayInfo()}
+		update: allows(answer.Header("Allow"), "UPDATE"), infoTypes: c.out.RelayInfo(), side: c.out}
 	c.startMediaWatch(now)
 	c.serve(inLeg, outLeg)
 }
@@ -256,7 +283,7 @@ func (c *call) setupMedia() *callError {
 	}
 	c.relay = media.NewRelay(carrier, zoom, c.log)
 	c.relay.Start()
-	return nil
+	return c.setupUDPTL()
 }
 
 // dialFailed turns the outgoing leg's failure into the caller's final response.
@@ -335,6 +362,7 @@ func (c *call) finish() {
 			_ = c.outPort.Close()
 		}
 	}
+	c.closeUDPTL()
 	c.rec.End = time.Now()
 	c.log.Info("call ended", "status", c.rec.Status, "hangup_by", c.rec.HangupBy, "reason", c.rec.Reason,
 		"carrier_to_zoom", c.rec.Media.AtoB.Forwarded, "zoom_to_carrier", c.rec.Media.BtoA.Forwarded)

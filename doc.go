@@ -37,7 +37,11 @@
 //     timer, offer), the media ports are taken, the other leg is dialled
 //     and its provisional responses relayed (early media is checked
 //     without committing either leg's offer/answer state), and the answer
-//     is committed on both legs and sent to the caller.
+//     is committed on both legs and sent to the caller. While the callee
+//     rings, the early-dialog requests of both legs (a PRACK carrying the
+//     answer to byocp's offer in a reliable 183, an early UPDATE) reach
+//     the same goroutine through the outgoing INVITE's sip.EarlyHooks
+//     (early.go).
 //   - Established (engine.go, serve): an event loop selects on the
 //     in-dialog requests of both legs (sip's TakeRequests), the results of
 //     the requests it sent (posted back as events, so that only the loop
@@ -54,7 +58,11 @@
 //     is refresher on and ends the call when a leg's session expires.
 //     The media watch (mediawatch.go) reads the relay's last-packet times
 //     and ends a call whose legs stopped sending (MediaTimeout, or
-//     HoldTimeout while on hold).
+//     HoldTimeout while on hold). A REFER follows its side's policy
+//     (refer.go): refused, relayed with its NOTIFYs, or carried out by
+//     byocp, whose call to the target then takes the referrer's place in
+//     the loop. T.38 fax is relayed on its own ports when both sides
+//     allow it (t38.go).
 //   - Ending: BYE on the legs still up, the relay and ports released, the
 //     CallRecord (with the reason) delivered.
 //

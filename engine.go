@@ -33,6 +33,7 @@ type leg struct {
 	// infoTypes are the INFO Content-Types relayed from this leg besides
 	// DTMF.
 	infoTypes []string
+	side      side // the side this leg's peer is on (its configuration)
 }
 
 // event is the completion of work the engine started on another goroutine
@@ -61,6 +62,9 @@ func (c *call) serve(in, out *leg) {
 loop:
 	for {
 		c.rearm(timer, time.Now())
+		// The legs are read afresh each time: a transfer byocp carries out
+		// replaces one (refer.go).
+		in, out := c.legs[0], c.legs[1]
 		select {
 		case r := <-in.reqs:
 			c.onRequest(in, out, r)
@@ -89,6 +93,7 @@ loop:
 		}
 	}
 	c.rec.HangupBy, c.rec.Reason = end.by, end.reason
+	c.endTransfer()
 	c.hangupLegs(end.hangup...)
 	c.drain()
 }
@@ -155,9 +160,9 @@ func (c *call) onRequest(from, to *leg, r *sip.DialogRequest) {
 	case r.Method == "INFO":
 		c.relayInfo(from, to, r)
 	case r.Method == "REFER":
-		// Transfers are refused (the default policy; relaying REFER to the
-		// other leg, or carrying out a blind transfer, comes later).
-		_ = r.Respond(403, "Forbidden", nil)
+		c.onRefer(from, to, r)
+	case r.Method == "NOTIFY":
+		c.onNotify(from, r)
 	default:
 		// Other methods: answered on their own leg.
 		_ = r.Respond(200, "OK", nil)

@@ -35,11 +35,22 @@ func (c *call) startMediaWatch(now time.Time) {
 // sendonly, recvonly or inactive) one side is silent by design, so the
 // call ends only when no leg has sent anything for HoldTimeout. Silence is
 // counted from the later of the leg's last valid RTP (the relay's LastRTP,
-// read without touching the packet path) and the last media change.
+// read without touching the packet path) or UDPTL datagram (a fax) and
+// the last media change. A fax-only call (its audio replaced by T.38) is
+// not on hold.
 func (c *call) checkMedia(now time.Time) (endReason, bool) {
 	c.mediaCheckAt = now.Add(c.mediaCheckEvery())
 	st := c.relay.Stats()
 	last := [2]time.Time{st.AtoB.LastRTP, st.BtoA.LastRTP} // from the carrier, from Zoom
+	if c.udptl != nil {
+		// T.38 fax counts as media: gateways stop RTP while they fax.
+		fax := c.udptl.Stats()
+		for i, t := range []time.Time{fax.AtoB.LastReceived, fax.BtoA.LastReceived} {
+			if t.After(last[i]) {
+				last[i] = t
+			}
+		}
+	}
 	for i := range last {
 		if last[i].Before(c.mediaSince) {
 			last[i] = c.mediaSince

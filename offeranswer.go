@@ -18,7 +18,7 @@ import (
 // the carrier, SRTP with Zoom's suites on Zoom, each side's codecs, and
 // the leg's fixed media address and port.
 func (c *call) legSDPConfig(zoom bool, port *media.Port) sdp.LegConfig {
-	cfg := sdp.LegConfig{Addr: c.b.cfg.Media.advertise(), Port: port.Number(), Codecs: c.b.trunk.Codecs()}
+	cfg := sdp.LegConfig{Addr: c.b.cfg.Media.advertise(), Port: port.Number(), Codecs: c.b.trunk.Codecs(), ImagePort: c.imagePort(zoom)}
 	if zoom {
 		cfg.SRTP = true
 		cfg.Codecs = c.b.peering.Codecs()
@@ -116,7 +116,9 @@ func mediaAddr(m sdp.Media) netip.AddrPort {
 // relay follows the latest early SDP of whichever fork or peer sent it,
 // while byocp's own ports never move. A provisional response without SDP
 // after early media (a 180 after a 183) carries byocp's early answer again,
-// so that the caller does not stop playing it.
+// so that the caller does not stop playing it. To a Delayed Offer caller
+// that supports 100rel, the first early SDP becomes byocp's offer, sent
+// once in a reliable provisional response (see earlyOffer).
 func (c *call) onProvisional(res sip.Response) {
 	var body []byte
 	if sdpBody := res.SDP(); sdpBody != nil {
@@ -129,22 +131,32 @@ func (c *call) onProvisional(res sip.Response) {
 					c.early = make(map[earlyDialog][]byte)
 				}
 				c.early[dlg] = sdpBody
-				c.earlyIn = inBody
+				if c.delayed {
+					body = inBody // byocp's offer, once
+				} else {
+					c.earlyIn = inBody
+				}
 			}
 		}
 	}
-	body = c.earlyIn
+	if !c.delayed {
+		body = c.earlyIn
+	}
 	if err := c.in.Progress(res.StatusCode, reasonPhrase(res.StatusCode), body); err != nil {
 		c.log.Debug("provisional not relayed", "status", res.StatusCode, "error", err)
 	}
 }
 
 // earlyMedia takes a provisional response's SDP for early media and
-// returns byocp's early answer to the caller.
+// returns byocp's early answer to the caller (for a Delayed Offer caller,
+// see earlyOffer).
 func (c *call) earlyMedia(res sip.Response) ([]byte, error) {
 	m, st, err := c.outSDP.PeekAnswer(res.SDP())
 	if err != nil {
 		return nil, err
+	}
+	if c.delayed {
+		return c.earlyOffer(m, st)
 	}
 	inBody, err := c.inSDP.AnswerEarly(m)
 	if err != nil {
@@ -160,10 +172,10 @@ func (c *call) earlyMedia(res sip.Response) ([]byte, error) {
 	if len(ours.Crypto) == 1 && len(c.inOffer.Crypto) == 1 {
 		in.Suite, in.LocalKey, in.RemoteKey = ours.Crypto[0].Suite, ours.Crypto[0].KeySalt, c.inOffer.Crypto[0].KeySalt
 	}
-	if err := c.relay.SetLeg(c.mediaSide(c.inZoom), c.relayConfig(c.inZoom, in)); err != nil {
+	if err := c.setLeg(c.inZoom, in); err != nil {
 		return nil, err
 	}
-	if err := c.relay.SetLeg(c.mediaSide(!c.inZoom), c.relayConfig(!c.inZoom, st)); err != nil {
+	if err := c.setLeg(!c.inZoom, st); err != nil {
 		return nil, err
 	}
 	return inBody, nil
@@ -188,10 +200,19 @@ func (c *call) takeAnswer(answer sip.Response) ([]byte, *callError) {
 		return nil, notAcceptable("SDP answer: %v", err)
 	}
 	var inBody []byte
-	if c.delayed {
-		// The callee's answer is byocp's offer to the caller.
+	switch {
+	case c.delayed && c.earlyAnswered:
+		// The caller's leg was settled in the early dialog (offer in a
+		// reliable 183, answer in its PRACK): the 200 repeats that SDP,
+		// which the caller ignores (RFC 3261 §13.2.1), and the ACK
+		// carries no answer.
+		inBody, c.delayed = c.inSDP.Local(), false
+	case c.delayed:
+		// The callee's answer is byocp's offer to the caller (again, if
+		// the early one was never answered).
+		c.inSDP.Rollback()
 		inBody, err = c.inSDP.OfferFrom(m)
-	} else {
+	default:
 		inBody, err = c.inSDP.Answer(m)
 	}
 	if err != nil {
@@ -199,7 +220,7 @@ func (c *call) takeAnswer(answer sip.Response) ([]byte, *callError) {
 	}
 	if c.delayed {
 		// Only the callee's leg is negotiated until the caller's ACK.
-		err = c.relay.SetLeg(c.mediaSide(!c.inZoom), c.relayConfig(!c.inZoom, c.outSDP.Current()))
+		err = c.setLeg(!c.inZoom, c.outSDP.Current())
 	} else {
 		err = c.applyRelay()
 	}
@@ -282,16 +303,19 @@ func (c *call) legConfig(zoom bool, remote netip.AddrPort) media.LegConfig {
 func (c *call) applyRelay() error {
 	// The caller's leg first: a Zoom caller's keys before any packet can
 	// go to it.
-	if err := c.relay.SetLeg(c.mediaSide(c.inZoom), c.relayConfig(c.inZoom, c.inSDP.Current())); err != nil {
+	if err := c.setLeg(c.inZoom, c.inSDP.Current()); err != nil {
 		return err
 	}
-	return c.relay.SetLeg(c.mediaSide(!c.inZoom), c.relayConfig(!c.inZoom, c.outSDP.Current()))
+	return c.setLeg(!c.inZoom, c.outSDP.Current())
 }
 
 // onHold reports whether either leg is on hold: its stream is sendonly,
-// recvonly or inactive.
+// recvonly or inactive. A leg faxing with T.38 instead of audio is not.
 func (c *call) onHold() bool {
-	return c.inSDP.Current().Direction != sdp.SendRecv || c.outSDP.Current().Direction != sdp.SendRecv
+	held := func(st sdp.State) bool {
+		return st.Direction != sdp.SendRecv && !(st.Image != nil && st.Remote == netip.AddrPort{})
+	}
+	return held(c.inSDP.Current()) || held(c.outSDP.Current())
 }
 
 // relayOp is a re-offer from one leg being relayed to the other.
@@ -329,11 +353,13 @@ func (c *call) relayOffer(from, to *leg, r *sip.DialogRequest) {
 			respondSDPError(r, err)
 			return
 		}
-		if err := r.Respond(200, "OK", body, hdrs...); err == nil {
-			from.timer = t
-		}
+		// The relay first: the peer may send to what byocp answered the
+		// moment the answer arrives.
 		if err := c.applyRelay(); err != nil {
 			c.log.Warn("relay not updated", "error", err)
+		}
+		if err := r.Respond(200, "OK", body, hdrs...); err == nil {
+			from.timer = t
 		}
 		return
 	}
@@ -390,10 +416,16 @@ func (c *call) relayDone(op *relayOp, res sip.Response, err error) {
 	op.to.timer.last = now // a successful re-INVITE or UPDATE refreshes the session
 	m, err := toSDP.TakeAnswer(res.SDP())
 	if err != nil {
+		// An answer byocp cannot use (such as a voice-only peer that
+		// accepts a fax re-offer with every stream rejected): the offerer
+		// is refused and the other leg offered its previous session again;
+		// only when even that fails does the call end.
 		fromSDP.Rollback()
 		_ = op.req.Respond(488, "Not Acceptable Here", nil)
-		c.log.Warn("unusable answer to a relayed re-offer, ending the call", "to", op.to.name, "error", err)
-		c.endCall(endReason{by: HangupBridge, reason: "unusable SDP answer on the " + op.to.name + " leg", hangup: c.legs[:]})
+		c.log.Warn("unusable answer to a relayed re-offer, restoring the session", "to", op.to.name, "error", err)
+		if !c.restore(op.to) {
+			c.endCall(endReason{by: HangupBridge, reason: "unusable SDP answer on the " + op.to.name + " leg", hangup: c.legs[:]})
+		}
 		return
 	}
 	body, err := fromSDP.Answer(m)
@@ -402,11 +434,13 @@ func (c *call) relayDone(op *relayOp, res sip.Response, err error) {
 		c.endCall(endReason{by: HangupBridge, reason: "no answer possible on the " + op.from.name + " leg", hangup: c.legs[:]})
 		return
 	}
-	if err := op.req.Respond(200, "OK", body, op.hdrs...); err == nil {
-		op.from.timer = op.timer
-	}
+	// The relay first: the offerer may send to what byocp answered the
+	// moment the answer arrives.
 	if err := c.applyRelay(); err != nil {
 		c.log.Warn("relay not updated", "error", err)
+	}
+	if err := op.req.Respond(200, "OK", body, op.hdrs...); err == nil {
+		op.from.timer = op.timer
 	}
 	c.mediaSince = now
 }
@@ -469,31 +503,53 @@ func (c *call) reoffer(to *leg, m sdp.Media) {
 		c.log.Warn("re-offer not possible", "to", to.name, "error", err)
 		return
 	}
-	op := &relayOp{to: to}
-	c.offer = op
+	c.sendReoffer(to, offer)
+}
+
+// sendReoffer sends byocp's own re-offer on leg to; reofferDone takes the
+// outcome.
+func (c *call) sendReoffer(to *leg, offer []byte) {
+	c.offer = &relayOp{to: to}
 	sipLeg, hdrs := to.sip, to.timer.refreshHeaders()
 	go func() {
 		ctx, cancel := context.WithTimeout(c.b.ctx, 30*time.Second)
 		defer cancel()
 		res, err := sipLeg.Reinvite(ctx, offer, hdrs, nil)
-		c.post(func() {
-			c.offer = nil
-			if err != nil {
-				toSDP.Rollback()
-				c.log.Warn("re-offer refused", "to", to.name, "error", err)
-				return
-			}
-			to.timer.last = time.Now()
-			if _, err := toSDP.TakeAnswer(res.SDP()); err != nil {
-				c.log.Warn("unusable answer to a re-offer", "to", to.name, "error", err)
-				return
-			}
-			if err := c.applyRelay(); err != nil {
-				c.log.Warn("relay not updated", "error", err)
-			}
-			c.mediaSince = time.Now()
-		})
+		c.post(func() { c.reofferDone(to, res, err) })
 	}()
+}
+
+// reofferDone takes the answer to a re-offer byocp made on its own.
+func (c *call) reofferDone(to *leg, res sip.Response, err error) {
+	c.offer = nil
+	toSDP := c.sdpOf(to)
+	if err != nil {
+		toSDP.Rollback()
+		c.log.Warn("re-offer refused", "to", to.name, "error", err)
+		return
+	}
+	to.timer.last = time.Now()
+	if _, err := toSDP.TakeAnswer(res.SDP()); err != nil {
+		c.log.Warn("unusable answer to a re-offer", "to", to.name, "error", err)
+		return
+	}
+	if err := c.applyRelay(); err != nil {
+		c.log.Warn("relay not updated", "error", err)
+	}
+	c.mediaSince = time.Now()
+}
+
+// restore offers leg to its peer byocp's current SDP there, the session
+// as it was before an exchange that failed on the peer's side; the answer
+// only updates the relay. It reports false when no such offer can be made.
+func (c *call) restore(to *leg) bool {
+	toSDP := c.sdpOf(to)
+	offer, err := toSDP.OfferCurrent()
+	if err != nil {
+		return false
+	}
+	c.sendReoffer(to, offer)
+	return true
 }
 
 // respondSDPError answers an offer the leg's state refused.

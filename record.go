@@ -38,6 +38,13 @@ type CallRecord struct {
 	HangupBy      string // HangupCarrier, HangupZoom or HangupBridge; "" if never answered
 	SRTPSuite     string // SDES suite on the Zoom leg
 	Codec         string // negotiated audio codec, e.g. "PCMU/8000"; "" if none was
+	// Transferred reports that byocp carried out a blind transfer (REFER
+	// with the handle policy): one leg now goes to the transfer target,
+	// whose Call-ID replaced the referrer's above.
+	Transferred bool
+	// UDPTL counts T.38 fax datagrams per direction (AtoB is
+	// carrier->Zoom) on a call that relays T.38; zero otherwise.
+	UDPTL media.UDPTLStats
 	// Media counts packets per direction; AtoB is carrier->Zoom.
 	Media media.Stats
 }

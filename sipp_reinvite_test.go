@@ -37,6 +37,20 @@ type sippCall struct {
 // and waits for the call to reach the fake Zoom peer.
 func sippCallsZoom(t *testing.T, ctx context.Context, scenario string, timeout time.Duration) *sippCall {
 	t.Helper()
+	return sippCallsZoomWith(t, ctx, scenario, timeout, sippOptions{})
+}
+
+// sippOptions say how sippCallsZoomWith sets up a call.
+type sippOptions struct {
+	zoom peeringtest.Behavior // how the fake Zoom peer treats the call
+	echo bool                 // SIPp echoes the RTP it gets (-rtp_echo)
+	args []string             // more SIPp arguments
+}
+
+// sippCallsZoomWith is sippCallsZoom with the Zoom peer's behaviour set
+// before SIPp starts and more SIPp arguments.
+func sippCallsZoomWith(t *testing.T, ctx context.Context, scenario string, timeout time.Duration, o sippOptions) *sippCall {
+	t.Helper()
 	sipp := sippPath(t)
 	path, err := filepath.Abs(filepath.Join("testdata", "sipp", scenario))
 	if err != nil {
@@ -48,17 +62,23 @@ func sippCallsZoom(t *testing.T, ctx context.Context, scenario string, timeout t
 		c.Trunk.Peer = "127.0.0.1:" + strconv.Itoa(sippPort)
 		c.Logger = slog.New(logs.handler(testLogger().Handler()))
 	})
+	r.zoom.SetBehavior(o.zoom)
+	args := []string{"-sf", path, "-s", "+442079460000", "-i", "127.0.0.1", "-p", strconv.Itoa(sippPort),
+		"-mp", strconv.Itoa(freeUDPPort(t)), "-m", "1"}
+	args = append(args, o.args...)
+	if o.echo {
+		args = append(args, "-rtp_echo")
+	}
+	args = append(args, r.bridge.TrunkAddr().String())
 	done := make(chan error, 1)
 	sippCtx, stop := context.WithCancel(ctx)
 	exited := make(chan struct{})
 	// A test that fails early kills sipp and lets it report before the
 	// test ends (runSippFor logs to t).
 	t.Cleanup(func() { stop(); <-exited })
-	mediaPort := freeUDPPort(t)
 	go func() {
 		defer close(exited)
-		done <- runSippFor(t, sippCtx, timeout, sipp, "-sf", path, "-s", "+442079460000", "-i", "127.0.0.1",
-			"-p", strconv.Itoa(sippPort), "-mp", strconv.Itoa(mediaPort), "-m", "1", r.bridge.TrunkAddr().String())
+		done <- runSippFor(t, sippCtx, timeout, sipp, args...)
 	}()
 	acceptCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

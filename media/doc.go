@@ -1,6 +1,6 @@
 // Package media anchors the audio of a call between the carrier trunk
 // (plain RTP, RTP/AVP) and Zoom Phone BYOC-P (SRTP keyed with SDES,
-// RTP/SAVP).
+// RTP/SAVP), and its T.38 fax stream (UDPTL) when the call relays one.
 //
 // Its place in a call: for each leg the Bridge allocates a Port from a
 // PortPool and writes that port's number into the SDP it sends on the leg.
@@ -92,6 +92,24 @@
 // forged SRTP or refused packets. The one exception is inside pion: a
 // context allocates its state for an SSRC the first time it encrypts it
 // (at most SSRCsPerKey times per key) or authenticates a packet of it.
+//
+// # T.38 fax
+//
+// A call that switches to T.38 (an m=image ... udptl t38 stream, see
+// package sdp) gets a UDPTLRelay on a second pair of Ports, one per leg:
+// the Bridge writes their numbers in the m=image lines and calls SetLeg
+// with each peer's UDPTL address as the offer and answer become known.
+// It runs one reader goroutine per side like a Relay and sends each
+// datagram on as it is: UDPTL is neither parsed nor encrypted (SRTP keys
+// the audio only), so source restriction (UDPTLLegConfig.RestrictSources,
+// the rules of LegConfig) is the only protection on either leg. Datagrams
+// shorter than a UDPTL packet (5 bytes) or of 2048 bytes or more are
+// dropped; so are those towards a side whose address is not known yet.
+// Every datagram is forwarded or counted in one drop counter of
+// UDPTLDirectionStats, which also tells when T.38 last arrived from each
+// leg (for a media timeout while the call is a fax) and when it was first
+// and last forwarded (for a call record). The forward path does not
+// allocate.
 //
 // Limits of this version:
 //   - Latching is off: packets go to LegConfig.Remote, never to the source

@@ -2,12 +2,9 @@ package media
 
 import (
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -26,12 +23,7 @@ type Relay struct {
 	setMu    sync.Mutex          // serialises SetLeg
 	usedKeys [][sha256.Size]byte // SHA-256 of every LocalKey given an encrypt context; guarded by setMu
 
-	mu        sync.Mutex // guards started and closed
-	started   bool
-	closed    atomic.Bool
-	wg        sync.WaitGroup
-	closeOnce sync.Once
-	closeErr  error
+	pump pump
 }
 
 // NewRelay returns a Relay between ports a (SideA) and b (SideB). It takes
@@ -43,6 +35,7 @@ func NewRelay(a, b *Port, logger *slog.Logger) *Relay {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	r := &Relay{ports: [2]*Port{a, b}, logger: logger}
+	r.pump = pump{name: "media relay", ports: r.ports, logger: logger}
 	start := time.Now()
 	r.pipes[SideA] = newPipe(a, b, &r.legs[SideA], &r.legs[SideB], start)
 	r.pipes[SideB] = newPipe(b, a, &r.legs[SideB], &r.legs[SideA], start)
@@ -102,42 +95,16 @@ func (r *Relay) SetLeg(side Side, cfg LegConfig) error {
 // encrypts if the other side is SRTP; and writes to the other side's
 // remote from the other side's socket. Start after Start or Close does
 // nothing.
-func (r *Relay) Start() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.started || r.closed.Load() {
-		return
-	}
-	r.started = true
-	for _, p := range r.pipes {
-		if p.in != nil {
-			r.wg.Add(1)
-			go r.run(p)
-		}
-	}
-	r.logger.Debug("media relay started", "a", r.ports[SideA], "b", r.ports[SideB])
-}
+func (r *Relay) Start() { r.pump.start([2]stream{r.pipes[SideA], r.pipes[SideB]}) }
 
 // Close stops both reader goroutines by closing the ports' sockets, waits
 // for them, and returns the port numbers to their pool. It is idempotent
 // and safe to call concurrently with Start and SetLeg.
 func (r *Relay) Close() error {
-	r.closeOnce.Do(func() {
-		r.mu.Lock()
-		r.closed.Store(true)
-		r.mu.Unlock()
-		var errs []error
-		for i, p := range r.ports {
-			if p != nil && (i == 0 || p != r.ports[0]) {
-				errs = append(errs, p.Close())
-			}
-		}
-		r.wg.Wait()
-		r.closeErr = errors.Join(errs...)
+	return r.pump.close(func() {
 		st := r.Stats()
 		r.logger.Debug("media relay closed", "atob", st.AtoB, "btoa", st.BtoA)
 	})
-	return r.closeErr
 }
 
 // Stats returns the packet counters of both directions and when each
@@ -153,34 +120,6 @@ func (r *Relay) Stats() Stats {
 	return Stats{AtoB: a.stats.snapshot(a.start), BtoA: b.stats.snapshot(b.start)}
 }
 
-// run is the reader goroutine of one side.
-func (r *Relay) run(p *pipe) {
-	defer r.wg.Done()
-	for !r.serve(p) {
-	}
-}
-
-// serve reads and forwards until the port closes (true), or until handling
-// a datagram panics (false): the panic is logged and counted, and run
-// serves again, so one bad packet never stops a call's media. The recover
-// is set up once per serve, not per packet.
-func (r *Relay) serve(p *pipe) (closed bool) {
-	defer func() {
-		if v := recover(); v != nil {
-			p.stats.panics.Add(1)
-			r.logger.Error("panic in media relay recovered", "port", p.in, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			closed = false
-		}
-	}()
-	for {
-		n, from, err := p.in.rtp.ReadFromUDPAddrPort(p.buf)
-		if err != nil {
-			if r.closed.Load() || errors.Is(err, net.ErrClosed) {
-				return true
-			}
-			r.logger.Debug("media read failed", "port", p.in, "err", err)
-			continue
-		}
-		p.forward(p.buf[:n], from)
-	}
-}
+func (p *pipe) input() *Port   { return p.in }
+func (p *pipe) buffer() []byte { return p.buf }
+func (p *pipe) notePanic()     { p.stats.panics.Add(1) }

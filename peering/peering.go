@@ -111,6 +111,18 @@ type Config struct {
 	// and application/dtmf, always relayed). INFO of other types is
 	// answered 200 on its own leg and goes no further.
 	RelayInfo []string
+	// Refer is what byocp does with a REFER (call transfer) from Zoom:
+	// sip.ReferReject (the zero value: 403), sip.ReferPass (relay it to the
+	// carrier with Refer-To in the carrier's number format, and the
+	// carrier's NOTIFYs back) or sip.ReferHandle (byocp calls the target
+	// through Zoom and connects it to the carrier leg).
+	Refer sip.ReferPolicy
+	// RelayT38 offers and accepts T.38 fax (m=image udptl t38) towards
+	// Zoom as its own stream, on its own ports, when trunk.Config.RelayT38
+	// is set too. Zoom documents no T.38, so the default rejects an image
+	// stream with port 0 and the call goes on as audio (G.711
+	// pass-through fax).
+	RelayT38 bool
 	// FailoverCodes are final responses that move a call to the next peer
 	// (default DefaultFailoverCodes).
 	FailoverCodes []int
@@ -135,6 +147,9 @@ func (c Config) Validate() error {
 		if _, err := netip.ParseAddrPort(p.Address); err != nil {
 			return fmt.Errorf("Peers[%d].Address: %q is not IP:port", i, p.Address)
 		}
+	}
+	if err := c.Refer.Check(); err != nil {
+		return fmt.Errorf("Refer: %w", err)
 	}
 	if len(c.Certificates) == 0 {
 		return fmt.Errorf("Certificates: the SBC certificate is required for mutual TLS")
@@ -245,6 +260,30 @@ func (p *Peering) Addr() netip.AddrPort { return p.ep.Addr() }
 // RelayInfo lists the INFO Content-Types relayed from Zoom besides DTMF.
 func (p *Peering) RelayInfo() []string { return p.cfg.RelayInfo }
 
+// RelayT38 reports whether the Zoom side accepts a T.38 image stream.
+func (p *Peering) RelayT38() bool { return p.cfg.RelayT38 }
+
+// ReferPolicy is what byocp does with a REFER from Zoom.
+func (p *Peering) ReferPolicy() sip.ReferPolicy { return p.cfg.Refer }
+
+// NumberToE164 checks a number as Zoom writes it (the user part of a
+// Refer-To it sent): E.164 with its +.
+func (p *Peering) NumberToE164(user string) (string, error) {
+	if !isE164(user) {
+		return "", fmt.Errorf("%q is not E.164", user)
+	}
+	return user, nil
+}
+
+// TargetURI is the URI that names an E.164 number towards Zoom (a
+// Refer-To byocp relays to it): the number at the first Zoom peer's
+// address.
+func (p *Peering) TargetURI(e164 string) sip.URI {
+	host, port, _ := net.SplitHostPort(p.cfg.Peers[0].Address)
+	n, _ := strconv.Atoi(port)
+	return sip.URI{User: e164, Host: host, Port: n}
+}
+
 // SessionTimers is the Zoom leg's session timer configuration, with
 // defaults filled in.
 func (p *Peering) SessionTimers() sip.SessionTimers { return p.cfg.SessionTimers.WithDefaults() }
@@ -275,13 +314,13 @@ func isE164(s string) bool {
 // Dial places a call to Zoom, trying the peers in order. It moves to the
 // next peer on a transport failure, on silence for ResponseTimeout and on a
 // FailoverCodes response; the last peer's outcome is returned.
-func (p *Peering) Dial(ctx context.Context, from, to sip.Party, offer []byte, onProvisional func(sip.Response)) (*sip.ClientCall, error) {
+func (p *Peering) Dial(ctx context.Context, from, to sip.Party, offer []byte, early sip.EarlyHooks) (*sip.ClientCall, error) {
 	fromAddr, identity := sip.CallerIdentity(from, from.Number, p.ep.Host())
 	var lastErr error
 	for i, peer := range p.cfg.Peers {
 		host, port, _ := net.SplitHostPort(peer.Address)
 		portN, _ := strconv.Atoi(port)
-		call, err := p.ep.Invite(ctx, sip.InviteRequest{
+		req := sip.InviteRequest{
 			RequestURI:      sip.URI{User: to.Number, Host: host, Port: portN},
 			Destination:     peer.Address,
 			From:            fromAddr,
@@ -289,8 +328,9 @@ func (p *Peering) Dial(ctx context.Context, from, to sip.Party, offer []byte, on
 			SDP:             offer,
 			Headers:         append(slices.Clip(identity), p.cfg.SessionTimers.Headers()...),
 			ResponseTimeout: p.cfg.ResponseTimeout,
-			OnProvisional:   onProvisional,
-		})
+		}
+		early.Apply(&req)
+		call, err := p.ep.Invite(ctx, req)
 		if err == nil {
 			return call, nil
 		}

@@ -191,7 +191,7 @@ func TestDialVerifiesZoomChain(t *testing.T) {
 	defer p.Close()
 	ctx, cancel := contextWithTimeout(10 * time.Second)
 	defer cancel()
-	_, err = p.Dial(ctx, sip.Party{Number: "+14155550100"}, sip.Party{Number: "+442079460000"}, []byte("v=0\r\n"), nil)
+	_, err = p.Dial(ctx, sip.Party{Number: "+14155550100"}, sip.Party{Number: "+442079460000"}, []byte("v=0\r\n"), sip.EarlyHooks{})
 	if err == nil || !strings.Contains(err.Error(), "not trusted") {
 		t.Fatalf("Dial to an untrusted Zoom peer: %v, want a certificate error", err)
 	}

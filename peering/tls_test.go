@@ -263,7 +263,7 @@ func TestPeeringChecksZoomName(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = p.Dial(ctx, sip.Party{Number: "+14155550100"}, sip.Party{Number: "+442079460000"}, []byte("v=0\r\n"), nil)
+		_, err = p.Dial(ctx, sip.Party{Number: "+14155550100"}, sip.Party{Number: "+442079460000"}, []byte("v=0\r\n"), sip.EarlyHooks{})
 		// Any SIP response means the TLS connection worked.
 		var rejected *sip.StatusError
 		reached := errors.As(err, &rejected)
@@ -391,7 +391,7 @@ func TestClientCertificatePresentedWhenDialling(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = p.Dial(ctx, sip.Party{Number: "+14155550100"}, sip.Party{Number: "+442079460000"}, []byte("v=0\r\n"), nil)
+		_, err = p.Dial(ctx, sip.Party{Number: "+14155550100"}, sip.Party{Number: "+442079460000"}, []byte("v=0\r\n"), sip.EarlyHooks{})
 		var rejected *sip.StatusError // any SIP response means TLS worked
 		if reached := errors.As(err, &rejected); reached != tc.ok {
 			t.Errorf("%s: Dial: %v (reached Zoom: %v, want %v)", tc.name, err, reached, tc.ok)

@@ -13,9 +13,10 @@
 //	carrier INVITE SDP --Parse--> Media --Bridge--> Media --Marshal--> Zoom INVITE SDP
 //	carrier 200 SDP  <--Marshal-- Media <--Bridge-- Media <--Parse--  Zoom 200 SDP
 //
-// Only the first audio stream is kept; other attributes (a=rtcp, bandwidth,
-// the peer's o= and s=) are dropped, which also hides each leg's topology
-// from the other.
+// Only the first audio stream is kept (and, when the Bridge relays T.38,
+// the first T.38 image stream); other attributes (a=rtcp, bandwidth, the
+// peer's o= and s=) are dropped, which also hides each leg's topology from
+// the other.
 //
 // # Reading SDP
 //
@@ -102,23 +103,84 @@
 //
 // # Other m-lines and T.38
 //
-// A Leg negotiates only the first active audio stream of an offer and
-// answers every other m-line in its position with port 0 (RFC 3264 section
-// 6), copying its media type, proto and formats: "m=video 0 RTP/AVP 31",
-// "m=audio 0 RTP/AVP 0" for a second audio stream, "m=image 0 udptl t38"
-// for T.38. byocp's later offers on the leg keep those m-lines, rejected,
-// in place.
+// A Leg negotiates only the first active audio stream of an offer (and,
+// with an ImagePort, the first active T.38 image stream, below) and
+// answers every other m-line in its position with port 0 (RFC 3264
+// section 6), copying its media type, proto and formats: "m=video 0
+// RTP/AVP 31", "m=audio 0 RTP/AVP 0" for a second audio stream,
+// "m=image 0 udptl t38" for T.38. byocp's later offers on the leg keep
+// those m-lines, rejected, in place.
 //
-// T.38 is not relayed yet. An offer with an active audio stream and
-// m=image (an INVITE offering both, or a re-INVITE that adds m=image to
-// the audio) is answered with the audio kept and the image stream
-// rejected, on the leg that received it, so the call goes on as audio and
-// the fax as G.711 pass-through. A re-INVITE whose m=image replaced the
-// audio m-line (changing the media type in place, RFC 3264 section 8.3.3)
-// fails with ErrNoAudio, and one that disables the audio next to m=image
-// with ErrUnacceptable: either way the peer gets 488, the leg stays as it
-// was and the call keeps its audio (a refused re-INVITE changes nothing,
-// RFC 3261 section 14.1); fax endpoints then usually fall back to G.711.
+// Without an ImagePort (LegConfig.ImagePort 0, the default) T.38 is not
+// relayed. An offer with an active audio stream and m=image (an INVITE
+// offering both, or a re-INVITE that adds m=image to the audio) is
+// answered with the audio kept and the image stream rejected, on the leg
+// that received it, so the call goes on as audio and the fax as G.711
+// pass-through. A re-INVITE whose m=image replaced the audio m-line
+// (changing the media type in place, RFC 3264 section 8.3.3) fails with
+// ErrNoAudio, and one that disables the audio next to m=image with
+// ErrUnacceptable: either way the peer gets 488, the leg stays as it was
+// and the call keeps its audio (a refused re-INVITE changes nothing, RFC
+// 3261 section 14.1); fax endpoints then usually fall back to G.711.
+//
+// # T.38 relay
+//
+// With an ImagePort a Leg also negotiates the first active T.38 image
+// stream of an offer, "m=image <port> udptl t38" (media type, proto and
+// format in any case; T.38 over TCP and m=application are rejected as
+// above), and byocp relays its UDPTL datagrams as they are on its own
+// port pair (media.UDPTLRelay). Offer.Media.Image, TakeAnswer's
+// Media.Image and State.Image carry the peer's stream: where it receives
+// UDPTL and its T.38 attributes. The attributes (a=T38FaxVersion,
+// a=T38MaxBitRate, a=T38FaxRateManagement, a=T38FaxUdpEC, any a=T38...,
+// and a direction) pass through byocp as written and in order: byocp
+// offers on one leg what the peer offered on the other, and answers with
+// what the other peer answered. An offer whose image stream is new, gone,
+// or has other attributes than in the peer's last SDP is relayed
+// (Offer.Relay); a refresh or a move of the peer's UDPTL address is
+// answered on its own leg.
+//
+// With an image stream an offer needs no audio stream: the usual T.38
+// re-INVITE replaces the audio m-line with m=image (RFC 3264 section
+// 8.3.3) or disables it ("m=audio 0" next to m=image), and both are
+// accepted; the audio fields of Offer.Media are then empty, and while the
+// leg has no audio stream its State says so (no Remote, Inactive, Index
+// -1) and keeps its keys. The audio stream may come back in a later
+// offer, with the codecs and payload types of the leg as before. An
+// answer may reject either stream but not both.
+//
+// byocp's offers on a leg place the streams among the leg's own m-lines,
+// whatever the positions in the other leg's offer (each leg's m-lines are
+// its own, like its payload types), so that they follow the other leg's
+// changes as RFC 3264 section 8 lets them:
+//
+//   - The audio stream stays in its m-line. When it comes back after a
+//     fax, it takes the m-line it had if that is still an audio m-line
+//     (disabled next to the image), else the image stream's m-line when
+//     the image stream is not offered any more (the media type changes
+//     back in place), else a new m-line at the end.
+//   - The image stream stays in its m-line. A new one takes the first
+//     rejected T.38 m-line of the leg (m=image 0 udptl t38), else the
+//     audio stream's m-line when the audio is not offered any more (the
+//     media type changes in place: voice to fax as RFC 3264 section 8.3.3
+//     recommends), else a new m-line at the end.
+//   - A stream that is no longer offered is rejected in its m-line (port
+//     0), keeping its media type, proto and formats; no m-line is ever
+//     removed or reordered.
+//
+// So the common T.38 re-INVITE (m=image alone, replacing the audio) and
+// the switch back to audio are mirrored m-line for m-line; an audio and
+// image offer (an INVITE offering both) becomes audio in its m-line and
+// image after it; a re-INVITE that disables the audio next to m=image
+// becomes, on a leg that never had an image stream, an image stream in the
+// audio's m-line.
+//
+// On a leg without an ImagePort, OfferFrom drops Media.Image: an offer
+// from the other leg with audio and image becomes an audio offer, and one
+// with only an image stream fails with ErrNoCommonCodec (refuse it with
+// 488). Whether T.38 is relayed is the caller's choice per leg; set
+// ImagePort on both legs or on neither, since an image stream offered on
+// one leg is relayed to the other (Offer.Relay), where it is dropped.
 //
 // # Known limitations
 //

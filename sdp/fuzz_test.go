@@ -220,3 +220,179 @@ func mirror(t *testing.T, offer []byte) []byte {
 	}
 	return b
 }
+
+// FuzzReOfferT38 is FuzzReOffer on legs that relay T.38 (both have an
+// ImagePort): a re-offer from either peer into an established
+// carrier->Zoom call, played through as there, then the peer's first SDP
+// again (back to audio after a fax). Besides FuzzReOffer's checks, an
+// accepted offer must get an answer whose only active m-lines are the
+// audio stream (at State.Index, byocp's port) and the offer's first T.38
+// image stream (byocp's ImagePort) when State.Image says it was
+// negotiated, with at least one of them; byocp's offer on the other leg
+// must have at most one of each.
+func FuzzReOfferT38(f *testing.F) {
+	for _, s := range []string{
+		zoomOffer, carrierInvite, didwwFax, didwwAudio, t38ReInvite, t38DisabledAudio,
+		strings.Replace(didwwFax, "m=audio 13960", "m=audio 0", 1),
+		strings.Replace(t38ReInvite, "m=image 20334 udptl t38", "m=IMAGE 20334 UDPTL T38", 1),
+		strings.Replace(t38ReInvite, "c=IN IP4 192.168.171.230\r\n", "", 1),
+		strings.Replace(t38ReInvite, "m=image 20334 udptl", "m=image 20334 TCP", 1),
+		carrierSDP(1700000001, "198.51.100.20", "m=audio 4000 RTP/AVP 0 96", "sendrecv") + faxSection,
+		carrierSDP(1700000001, "198.51.100.20", "m=audio 4000 RTP/AVP 0 96", "sendrecv") + "m=image 0 udptl t38\r\n",
+		zoomImageSDP(56391),
+		zoomSDP(56391, "") + "m=image 34170 udptl t38\r\na=T38FaxVersion:0\r\n",
+		zoomSDP(56391, "", "m=audio", "m=image 34172 udptl t38\r\nm=audio"),
+	} {
+		f.Add([]byte(s), strings.Contains(s, "SAVP") || strings.Contains(s, "Sonus"))
+	}
+	f.Fuzz(func(t *testing.T, body []byte, fromZoom bool) {
+		c := newT38Call(t, carrierImagePort, zoomImagePort)
+		c.step(carrierToZoom)
+		x, y, first := c.carrier, c.zoom, carrierInvite
+		if fromZoom {
+			x, y, first = y, x, zoomOffer
+		}
+		if !playT38(t, x, y, body) {
+			return
+		}
+		if !playT38(t, x, y, []byte(first)) {
+			t.Fatalf("the peer's first SDP refused after %q", body)
+		}
+		if st := x.Current(); st.Index < 0 || st.Image != nil {
+			t.Fatalf("back to audio: %+v", st)
+		}
+	})
+}
+
+// playT38 sends body as a re-offer to leg x, relays it to leg y when it
+// must, answers it, checks the answers and reports whether x accepted it.
+func playT38(t *testing.T, x, y *Leg, body []byte) bool {
+	t.Helper()
+	before, otherBefore := x.Current(), y.Current()
+	off, err := x.ReceiveOffer(body)
+	if err != nil {
+		if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrNoAudio) && !errors.Is(err, ErrUnacceptable) && !errors.Is(err, ErrNoCommonCodec) {
+			t.Fatalf("unclassified error: %v", err)
+		}
+		if !reflect.DeepEqual(x.Current(), before) {
+			t.Fatal("refused offer changed the leg")
+		}
+		if _, err := x.OfferCurrent(); err != nil {
+			t.Fatalf("leg left pending: %v", err)
+		}
+		x.Rollback()
+		return false
+	}
+	if off.Refresh && off.Relay {
+		t.Fatal("a refresh is relayed")
+	}
+	var answer []byte
+	if !off.Relay {
+		if answer, err = x.AnswerLocal(); err != nil {
+			t.Fatalf("AnswerLocal: %v", err)
+		}
+		if !reflect.DeepEqual(y.Current(), otherBefore) {
+			t.Fatal("a local answer changed the other leg")
+		}
+	} else {
+		ob, err := y.OfferFrom(off.Media)
+		if errors.Is(err, ErrNoCommonCodec) {
+			x.Rollback()
+			return false
+		}
+		if err != nil {
+			t.Fatalf("OfferFrom: %v", err)
+		}
+		checkStreams(t, y, ob, nil)
+		ans, err := y.TakeAnswer(mirrorT38(t, ob))
+		if err != nil {
+			t.Fatalf("TakeAnswer: %v", err)
+		}
+		if answer, err = x.Answer(ans); err != nil {
+			t.Fatalf("Answer: %v", err)
+		}
+	}
+	checkStreams(t, x, answer, body)
+	again, err := x.ReceiveOffer(body)
+	if err != nil || !again.Refresh {
+		t.Fatalf("repeated offer: %+v, %v", again, err)
+	}
+	if b, err := x.AnswerLocal(); err != nil || string(b) != string(answer) {
+		t.Fatalf("answer to the repeated offer differs (%v):\n%s\nwas\n%s", err, b, answer)
+	}
+	return true
+}
+
+// checkStreams checks byocp's SDP sdp on leg l: at most one active audio
+// and one active image m-line, at byocp's ports, at least one of them,
+// where l's State says; for an answer to offer, as many m-lines as the
+// offer, the audio where the offer has its first active audio and the
+// image where it has its first active T.38 stream.
+func checkStreams(t *testing.T, l *Leg, sdp, offer []byte) {
+	t.Helper()
+	got, err := parseSession(sdp)
+	if err != nil {
+		t.Fatalf("byocp's SDP does not parse: %v\n%s", err, sdp)
+	}
+	audio, image := -1, -1
+	for i, m := range got.lines {
+		switch {
+		case m.port == 0:
+		case m.audio != nil && audio < 0 && m.audio.Port == l.cfg.Port && m.audio.Addr == l.cfg.Addr:
+			audio = i
+		case m.image != nil && image < 0 && m.image.Port == l.cfg.ImagePort && m.image.Addr == l.cfg.Addr:
+			image = i
+		default:
+			t.Fatalf("m-line %d active: %+v\n%s", i, m, sdp)
+		}
+	}
+	if audio < 0 && image < 0 {
+		t.Fatalf("no active stream:\n%s", sdp)
+	}
+	if offer == nil {
+		return
+	}
+	o, _ := parseSession(offer)
+	oa, _, _ := o.active()
+	oi, _, _ := o.t38()
+	st := l.Current()
+	if len(got.lines) != len(o.lines) || audio != st.Index || (audio >= 0 && audio != oa) ||
+		(image >= 0) != (st.Image != nil) || (image >= 0 && image != oi) {
+		t.Fatalf("answer audio %d image %d (State %d, %v) to offer audio %d image %d:\n%s", audio, image, st.Index, st.Image, oa, oi, sdp)
+	}
+}
+
+// mirrorT38 returns a peer's answer accepting every stream byocp offered:
+// the audio as mirror does, the image with T.38 attributes of its own.
+func mirrorT38(t *testing.T, offer []byte) []byte {
+	t.Helper()
+	s, err := parseSession(offer)
+	if err != nil {
+		t.Fatalf("byocp's offer does not parse: %v", err)
+	}
+	addr := netip.MustParseAddr("192.0.2.50")
+	lines := make([]mline, len(s.lines))
+	for i, m := range s.lines {
+		lines[i] = rejected(m)
+		switch {
+		case m.audio != nil:
+			a := Media{Addr: addr, Port: 6000, Proto: m.audio.Proto, Formats: m.audio.Formats, Direction: m.audio.Direction.reverse()}
+			for _, c := range m.audio.Crypto {
+				k, err := NewCrypto(c.Tag, c.Suite)
+				if err != nil {
+					t.Fatal(err)
+				}
+				a.Crypto = []Crypto{k}
+			}
+			lines[i] = mline{typ: "audio", port: a.Port, proto: a.Proto, audio: &a}
+		case m.image != nil:
+			img := &Image{Addr: addr, Port: 6002, Proto: m.proto, Formats: m.fmts, Attributes: attrs(zoomT38)}
+			lines[i] = mline{typ: m.typ, port: img.Port, proto: img.Proto, fmts: img.Formats, image: img}
+		}
+	}
+	b, err := marshalSession(&Origin{Username: "peer", SessionID: 9, Version: 9, Addr: addr}, addr, lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

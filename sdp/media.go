@@ -74,10 +74,16 @@ var staticFormats = map[uint8]Format{
 }
 
 // Media is the audio stream of a session description, reduced to what a
-// relay and a B2BUA need. Everything else in the SDP (other attributes,
-// a=rtcp, bandwidth, the peer's o= line, other m-lines) is dropped on
-// purpose, as far as Media goes (Read's Description keeps it all): the
-// Bridge writes each leg's SDP from its own state.
+// relay and a B2BUA need, and, for a Leg that relays T.38, its image
+// stream. Everything else in the SDP (other attributes, a=rtcp,
+// bandwidth, the peer's o= line, other m-lines) is dropped on purpose, as
+// far as Media goes (Read's Description keeps it all): the Bridge writes
+// each leg's SDP from its own state.
+//
+// In a Leg's offers and answers the audio fields are empty (no Formats,
+// Port 0) when the session has no audio stream: a T.38 re-offer whose
+// m=image replaced the audio, or disabled it. Parse and Marshal read and
+// write the audio stream only and leave Image nil.
 type Media struct {
 	// Addr is the connection address; a media-level c= wins over the
 	// session-level one. 0.0.0.0 (RFC 2543 hold) is returned as is.
@@ -88,4 +94,7 @@ type Media struct {
 	Crypto    []Crypto  // a=crypto lines in order
 	Ptime     int       // 0 when absent
 	Direction Direction // SendRecv when absent
+	// Image is the T.38 image stream (m=image ... udptl t38) a Leg with an
+	// ImagePort negotiates; nil when there is none, or it is rejected.
+	Image *Image
 }

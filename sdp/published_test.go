@@ -264,6 +264,23 @@ var t38ReInvite = crlf(
 	"a=T38FaxUdpEC:t38UDPRedundancy",
 )
 
+// t38DisabledAudio is a T.38 re-INVITE that disables the audio m-line
+// (port 0) and adds m=image after it, from
+// https://github.com/sipwise/rtpengine/issues/686 (the SDP rtpengine
+// received; the trailing dots of the issue's trace are line ends).
+var t38DisabledAudio = crlf(
+	"v=0",
+	"o=UserA 3272146361 4237707437 IN IP4 192.168.2.2",
+	"s=Session SDP",
+	"c=IN IP4 192.168.2.2",
+	"t=0 0",
+	"m=audio 0 RTP/AVP 8 101",
+	"m=image 49158 udptl t38",
+	"c=IN IP4 192.168.2.2",
+	"a=T38FaxVersion:0",
+	"a=T38FaxRateManagement:transferredTCF",
+)
+
 // telnyxAnswer is Telnyx's 183/200 SDP from its support article "TLS and
 // SRTP" (https://support.telnyx.com/en/articles/4404575-tls-and-srtp), with
 // a=maxptime; the published key is replaced by a fixture key.

@@ -31,8 +31,22 @@ type State struct {
 	// When it changes, the relay starts a new decrypt context for this
 	// leg's incoming direction only.
 	RemoteKey []byte
-	// Index is the position of the stream among the leg's m-lines.
+	// Index is the position of the stream among the leg's m-lines, -1
+	// when the leg has no audio stream (T.38 only).
 	Index int
+	// Image is the peer's T.38 image stream, when one is negotiated on a
+	// leg with a LegConfig.ImagePort: its Addr and Port are where the peer
+	// receives UDPTL (from its last SDP; 0.0.0.0 is returned as is), its
+	// Attributes the T.38 attributes it wrote. nil when there is none or
+	// it was rejected.
+	//
+	// While a leg has an image stream and no audio stream (a T.38
+	// re-INVITE replaced or disabled the audio), the audio fields say
+	// so: Remote is the zero AddrPort, Direction is Inactive, Codecs is
+	// empty, Ptime is 0 and Index is -1. Suite, LocalKey and RemoteKey
+	// keep the keys of the leg's last audio stream, so that a relay keeps
+	// its SRTP contexts for when the audio comes back.
+	Image *Image
 }
 
 // Codec is a format agreed on a leg with the payload type each end uses
@@ -54,6 +68,7 @@ func (s State) clone() State {
 	s.Codecs = slices.Clone(s.Codecs)
 	s.LocalKey = bytes.Clone(s.LocalKey)
 	s.RemoteKey = bytes.Clone(s.RemoteKey)
+	s.Image = s.Image.clone()
 	return s
 }
 

@@ -32,6 +32,17 @@ type InviteRequest struct {
 	ResponseTimeout time.Duration
 	// OnProvisional is called for every provisional response above 100.
 	OnProvisional func(Response)
+	// OnEarlyRequest is called, on Invite's goroutine, for each request
+	// the callee sends in an early dialog of this INVITE (an UPDATE, RFC
+	// 3311) and for each request that arrives on EarlyRequests; it must
+	// answer it (EarlyRequest.Respond). Nil answers an UPDATE with an
+	// offer 488 and other requests 200.
+	OnEarlyRequest func(*EarlyRequest)
+	// EarlyRequests are early-dialog requests from elsewhere that
+	// OnEarlyRequest serves on the same goroutine as this INVITE's own
+	// events: a B2BUA passes the caller leg's ServerCall.EarlyRequests, so
+	// that one goroutine owns the call's state while it rings.
+	EarlyRequests <-chan *EarlyRequest
 
 	// Set by the first attempt, reused by a retry after 422 (RFC 4028
 	// §7.4): the same Call-ID and From tag with the next CSeq.
@@ -135,6 +146,8 @@ func (e *Endpoint) invite(ctx context.Context, r *InviteRequest) (*ClientCall, e
 	key := inviteKey{req.CallID().Value(), req.CSeq().SeqNo}
 	order := e.order.watch(key) // before sending: the answer may be quick
 	defer e.order.unwatch(key)
+	early, unwatchEarly := e.watchEarly(req.CallID().Value(), localTag)
+	defer unwatchEarly()
 	tx, err := e.client.TransactionRequest(txCtx, req, sipgo.ClientRequestBuild)
 	if err != nil {
 		switch {
@@ -230,6 +243,10 @@ func (e *Endpoint) invite(ctx context.Context, r *InviteRequest) (*ClientCall, e
 			if !r.IsProvisional() {
 				txFinal = r // the transaction's copy of a final, in case it ends first
 			}
+		case er := <-early.ch:
+			r.serveEarly(er)
+		case er := <-r.EarlyRequests:
+			r.serveEarly(er)
 		case <-tx.Done():
 			// A reliable transport ends the transaction as soon as its
 			// final is in, possibly before the transport's reader has
@@ -282,6 +299,19 @@ func (e *Endpoint) invite(ctx context.Context, r *InviteRequest) (*ClientCall, e
 		case <-cancelDeadline:
 			return nil, ErrCancelled
 		}
+	}
+}
+
+// serveEarly hands an early-dialog request to OnEarlyRequest, or answers
+// it: 488 to an UPDATE with an offer, 200 to anything else.
+func (r *InviteRequest) serveEarly(er *EarlyRequest) {
+	switch {
+	case r.OnEarlyRequest != nil:
+		r.OnEarlyRequest(er)
+	case er.Method == string(sip.UPDATE) && er.Body != nil:
+		_ = er.Respond(488, "Not Acceptable Here", nil)
+	default:
+		_ = er.Respond(200, "OK", nil)
 	}
 }
 

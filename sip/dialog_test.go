@@ -105,7 +105,7 @@ func TestOptionsAndUnknownMethods(t *testing.T) {
 	uac.send(ep.Addr(), uac.inDialog("OPTIONS", ""))
 	res := uac.expect("200 for OPTIONS", isResponse(200, sip.OPTIONS))
 	allow := headerValue(res.data, "Allow")
-	for _, m := range []string{"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "UPDATE", "INFO", "REFER"} {
+	for _, m := range []string{"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "PRACK", "UPDATE", "INFO", "REFER", "NOTIFY"} {
 		if !strings.Contains(allow, m) {
 			t.Errorf("Allow %q lacks %s", allow, m)
 		}
@@ -116,17 +116,20 @@ func TestOptionsAndUnknownMethods(t *testing.T) {
 	if tagOf(res.res().To().Params) == "" {
 		t.Error("200 for OPTIONS without To tag")
 	}
-	for _, method := range []string{"SUBSCRIBE", "MESSAGE", "PUBLISH", "NOTIFY", "FROBNICATE"} {
+	for _, method := range []string{"SUBSCRIBE", "MESSAGE", "PUBLISH", "FROBNICATE"} {
 		uac.send(ep.Addr(), uac.inDialog(method, ""))
 		res := uac.expect("final for "+method, isFinal(sip.RequestMethod(method)))
 		if res.res().StatusCode != 405 || headerValue(res.data, "Allow") != allowMethods {
 			t.Errorf("%s: got\n%s\nwant 405 with Allow: %s", method, res, allowMethods)
 		}
 	}
-	// REFER is a method byocp knows, but only within a dialog.
-	uac.send(ep.Addr(), uac.inDialog("REFER", ""))
-	if res := uac.expect("final for REFER", isFinal(sip.REFER)); res.res().StatusCode != 481 {
-		t.Errorf("REFER outside a dialog: %s, want 481", startLine(res.data))
+	// REFER, NOTIFY and PRACK are methods byocp knows, but only within a
+	// dialog (or, for PRACK, an early one).
+	for _, method := range []string{"REFER", "NOTIFY", "PRACK"} {
+		uac.send(ep.Addr(), uac.inDialog(method, ""))
+		if res := uac.expect("final for "+method, isFinal(sip.RequestMethod(method))); res.res().StatusCode != 481 {
+			t.Errorf("%s outside a dialog: %s, want 481", method, startLine(res.data))
+		}
 	}
 }
 

@@ -27,7 +27,7 @@ const (
 )
 
 // allowMethods is the Allow header value for every response that carries one.
-const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, REFER"
+const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, INFO, REFER, NOTIFY"
 
 // CallHandler receives incoming calls. ServeCall runs on its own goroutine
 // and should answer, reject or let the call be cancelled; it may return at
@@ -135,7 +135,11 @@ type Endpoint struct {
 	closed  bool
 	dialogs map[dialogKey]*dialog
 	pending map[*ServerCall]struct{}
-	flows   map[string]int // calls per connection (remote address), TCP/TLS only
+	// Early dialogs: of incoming calls still ringing, by (Call-ID, our To
+	// tag, caller's tag); of INVITEs being placed, by (Call-ID, our tag).
+	early    map[dialogKey]*ServerCall
+	earlyOut map[earlyOutKey]*earlyRoute
+	flows    map[string]int // calls per connection (remote address), TCP/TLS only
 }
 
 // Listen validates cfg, binds the listener and starts serving.
@@ -180,13 +184,15 @@ func Listen(cfg EndpointConfig) (*Endpoint, error) {
 	}
 
 	e := &Endpoint{
-		cfg:     cfg,
-		network: strings.ToUpper(cfg.Network),
-		log:     cfg.Logger.With("sip", cfg.Name),
-		parser:  sip.NewParser(),
-		dialogs: make(map[dialogKey]*dialog),
-		pending: make(map[*ServerCall]struct{}),
-		flows:   make(map[string]int),
+		cfg:      cfg,
+		network:  strings.ToUpper(cfg.Network),
+		log:      cfg.Logger.With("sip", cfg.Name),
+		parser:   sip.NewParser(),
+		dialogs:  make(map[dialogKey]*dialog),
+		pending:  make(map[*ServerCall]struct{}),
+		early:    make(map[dialogKey]*ServerCall),
+		earlyOut: make(map[earlyOutKey]*earlyRoute),
+		flows:    make(map[string]int),
 	}
 
 	switch cfg.Network {
@@ -364,6 +370,8 @@ func (e *Endpoint) registerHandlers() {
 	e.srv.OnUpdate(e.guard(e.onInDialog))
 	e.srv.OnInfo(e.guard(e.onInDialog))
 	e.srv.OnRefer(e.guard(e.onInDialog))
+	e.srv.OnNotify(e.guard(e.onInDialog))
+	e.srv.OnPrack(e.guard(e.onInDialog))
 	e.srv.OnOptions(e.guard(e.onOptions))
 	e.srv.OnCancel(e.guard(func(req *sip.Request, tx sip.ServerTransaction) {
 		e.reply(req, tx, 481, "Call/Transaction Does Not Exist")
@@ -494,6 +502,12 @@ func (e *Endpoint) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		e.reply(req, tx, 483, "Too Many Hops")
 		return
 	}
+	if unsupported := unsupportedRequire(headerOf(req, "Require")); unsupported != "" {
+		// RFC 3261 §8.2.2.3: an extension the caller requires and byocp
+		// does not implement.
+		e.reply(req, tx, 420, "Bad Extension", sip.NewHeader("Unsupported", unsupported))
+		return
+	}
 	// Our To tag goes into the request itself before any response is sent,
 	// so that every response to it, including the 487 sipgo's transaction
 	// builds on CANCEL, carries the same tag (RFC 3261 §8.2.6.2). The first
@@ -510,6 +524,7 @@ func (e *Endpoint) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	e.pending[call] = struct{}{}
+	e.early[call.earlyKey()] = call
 	e.addFlowLocked(call.flow)
 	e.mu.Unlock()
 
@@ -540,6 +555,7 @@ func (e *Endpoint) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	e.mu.Lock()
 	delete(e.pending, call)
+	delete(e.early, call.earlyKey())
 	e.removeFlowLocked(call.flow)
 	e.mu.Unlock()
 }
@@ -550,9 +566,13 @@ func (e *Endpoint) onAck(req *sip.Request, _ sip.ServerTransaction) {
 	}
 }
 
-// onInDialog handles BYE, re-INVITE, UPDATE and INFO.
+// onInDialog handles BYE, re-INVITE, UPDATE, INFO, REFER, NOTIFY and
+// PRACK: within a dialog, or else within an early dialog (early.go).
 func (e *Endpoint) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 	d := e.lookupIncoming(req)
+	if d == nil && e.onEarly(req, tx) {
+		return
+	}
 	if d == nil {
 		e.reply(req, tx, 481, "Call/Transaction Does Not Exist")
 		return

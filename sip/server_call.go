@@ -29,6 +29,15 @@ type ServerCall struct {
 	cancelled bool
 	d         *dialog
 	requests  chan *DialogRequest // set by TakeRequests before Answer
+
+	// Reliable provisional responses and the early dialog (reliable.go).
+	rel          relMode
+	rseq         uint32         // RSeq of the last reliable provisional
+	unacked      *reliable1xx   // sent, awaiting its PRACK
+	queued       []*reliable1xx // waiting behind unacked
+	earlySDPSent bool           // a reliable provisional carried SDP
+	earlyOwned   bool           // EarlyRequests was called
+	earlyCh      chan *EarlyRequest
 }
 
 func newServerCall(e *Endpoint, req *sip.Request, tx sip.ServerTransaction) *ServerCall {
@@ -39,6 +48,8 @@ func newServerCall(e *Endpoint, req *sip.Request, tx sip.ServerTransaction) *Ser
 		invite:   inviteFrom(req),
 		localTag: tagOf(req.To().Params), // set by Endpoint.onInvite
 		final:    make(chan struct{}),
+		rel:      relModeOf(req),
+		earlyCh:  make(chan *EarlyRequest, 4),
 	}
 	if e.network != "UDP" {
 		c.flow = req.Source()
@@ -104,7 +115,10 @@ func (c *ServerCall) response(code int, reason string, body []byte) *sip.Respons
 }
 
 // Progress sends a provisional response (180 Ringing, 183 Session Progress)
-// with an optional SDP body.
+// with an optional SDP body. To a caller that requires 100rel it goes
+// reliably, and to one that supports it when it carries SDP (see
+// Reliable); a reliable one sent while another awaits its PRACK is queued
+// behind it, and Progress returns at once either way.
 func (c *ServerCall) Progress(code int, reason string, sdp []byte) error {
 	if code <= 100 || code >= 200 {
 		return fmt.Errorf("sip: Progress: %d is not a provisional status", code)
@@ -115,7 +129,14 @@ func (c *ServerCall) Progress(code int, reason string, sdp []byte) error {
 	if done {
 		return ErrAlreadyAnswered
 	}
-	if err := c.tx.Respond(c.response(code, reason, sdp)); err != nil {
+	res := c.response(code, reason, sdp)
+	if c.rel == relRequired || c.rel == relSupported && sdp != nil {
+		if err := c.progressReliable(res, sdp); err != nil {
+			return fmt.Errorf("%w: %d: %v", ErrTransport, code, err)
+		}
+		return nil
+	}
+	if err := c.tx.Respond(res); err != nil {
 		return fmt.Errorf("%w: %d: %v", ErrTransport, code, err)
 	}
 	return nil
@@ -147,7 +168,21 @@ func (c *ServerCall) Reject(code int, reason string, hdrs ...Header) error {
 // caller's ACK arrives and then returns; the dialog is established from the
 // moment the 200 is sent. If no ACK arrives within 64*T1 the call is hung up
 // and ErrNoAck returned. ErrCancelled means the caller's CANCEL won the race.
+// A reliable provisional response with SDP that has not had its PRACK is
+// waited for first (RFC 3262 §3).
 func (c *ServerCall) Answer(ctx context.Context, sdp []byte, hdrs ...Header) error {
+	if !c.awaitSDPPrack(ctx) {
+		c.mu.Lock()
+		cancelled, sent := c.cancelled, c.finalSent
+		c.mu.Unlock()
+		switch {
+		case cancelled:
+			return ErrCancelled
+		case sent:
+			return ErrAlreadyAnswered // failed for want of a PRACK
+		}
+		return fmt.Errorf("sip: Answer: waiting for a PRACK: %w", ctx.Err())
+	}
 	if err := c.claimFinal(); err != nil {
 		return err
 	}

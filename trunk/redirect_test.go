@@ -96,7 +96,7 @@ func dial(t *testing.T, tr *Trunk) (*sip.ClientCall, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	call, err := tr.Dial(ctx, sip.Party{Number: redirectCaller}, sip.Party{Number: redirectCallee}, []byte(redirectOffer), nil)
+	call, err := tr.Dial(ctx, sip.Party{Number: redirectCaller}, sip.Party{Number: redirectCallee}, []byte(redirectOffer), sip.EarlyHooks{})
 	if call != nil {
 		t.Cleanup(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

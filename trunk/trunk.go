@@ -61,6 +61,17 @@ type Config struct {
 	// and application/dtmf, always relayed). INFO of other types is
 	// answered 200 on its own leg and goes no further.
 	RelayInfo []string
+	// Refer is what byocp does with a REFER (call transfer) from the
+	// carrier: sip.ReferReject (the zero value: 403), sip.ReferPass (relay
+	// it to Zoom with Refer-To in E.164, and Zoom's NOTIFYs back) or
+	// sip.ReferHandle (byocp calls the target through this trunk and
+	// connects it to the Zoom leg).
+	Refer sip.ReferPolicy
+	// RelayT38 lets the carrier's T.38 fax (m=image udptl t38) through as
+	// its own stream, on its own ports, when peering.Config.RelayT38 is
+	// set too. Otherwise (the default) an image stream is rejected with
+	// port 0 and the call goes on as audio (G.711 pass-through fax).
+	RelayT38 bool
 	// Redirects says whether Dial follows the carrier's redirects (3xx)
 	// and to which addresses; the zero value follows none.
 	Redirects Redirects
@@ -150,6 +161,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.validateRedirects(); err != nil {
 		return err
+	}
+	if err := c.Refer.Check(); err != nil {
+		return fmt.Errorf("Refer: %w", err)
 	}
 	for i, p := range c.MediaNetworks {
 		if !p.IsValid() {
@@ -287,6 +301,23 @@ func (t *Trunk) Stats() sip.EndpointStats { return t.ep.Stats() }
 // DTMF.
 func (t *Trunk) RelayInfo() []string { return t.cfg.RelayInfo }
 
+// RelayT38 reports whether the carrier side accepts a T.38 image stream.
+func (t *Trunk) RelayT38() bool { return t.cfg.RelayT38 }
+
+// ReferPolicy is what byocp does with a REFER from the carrier.
+func (t *Trunk) ReferPolicy() sip.ReferPolicy { return t.cfg.Refer }
+
+// NumberToE164 converts a number as the carrier writes it (the user part
+// of a Refer-To it sent) to E.164.
+func (t *Trunk) NumberToE164(user string) (string, error) { return t.cfg.Numbering.ToE164(user) }
+
+// TargetURI is the URI that names an E.164 number towards the carrier (a
+// Refer-To byocp relays to it): the number in the carrier's format at the
+// carrier's host.
+func (t *Trunk) TargetURI(e164 string) sip.URI {
+	return sip.URI{User: t.cfg.Numbering.FromE164(e164), Host: t.peerHost, Port: t.peerPort}
+}
+
 // SessionTimers is the carrier leg's session timer configuration, with
 // defaults filled in.
 func (t *Trunk) SessionTimers() sip.SessionTimers { return t.cfg.SessionTimers.WithDefaults() }
@@ -317,7 +348,10 @@ func (t *Trunk) Parties(inv *sip.Invite) (from, to sip.Party, err error) {
 //
 // A redirect (3xx) is followed as Config.Redirects says; by default it is
 // returned as a *sip.StatusError like any other failure status.
-func (t *Trunk) Dial(ctx context.Context, from, to sip.Party, sdp []byte, onProvisional func(sip.Response)) (*sip.ClientCall, error) {
+//
+// The INVITE says Supported: 100rel: byocp acknowledges the carrier's
+// reliable provisional responses with PRACK (RFC 3262).
+func (t *Trunk) Dial(ctx context.Context, from, to sip.Party, sdp []byte, early sip.EarlyHooks) (*sip.ClientCall, error) {
 	callee := t.cfg.Numbering.FromE164(to.Number)
 	fromAddr, identity := sip.CallerIdentity(from, t.cfg.Numbering.FromE164(from.Number), t.ep.Host())
 	req := sip.InviteRequest{
@@ -325,11 +359,11 @@ func (t *Trunk) Dial(ctx context.Context, from, to sip.Party, sdp []byte, onProv
 		Destination:     t.cfg.Peer,
 		From:            fromAddr,
 		To:              sip.NameAddr{URI: sip.URI{User: callee, Host: t.peerHost}},
-		Headers:         append(slices.Clip(identity), t.cfg.SessionTimers.Headers()...),
+		Headers:         supports100rel(append(slices.Clip(identity), t.cfg.SessionTimers.Headers()...)),
 		SDP:             sdp,
 		ResponseTimeout: t.cfg.ResponseTimeout,
-		OnProvisional:   onProvisional,
 	}
+	early.Apply(&req)
 	call, err := t.ep.Invite(ctx, req)
 	var se *sip.StatusError
 	if !errors.As(err, &se) || se.Response.StatusCode/100 != 3 {
@@ -477,3 +511,14 @@ func (g gateway) matches(host string, port int) bool {
 
 // Close stops the listener and closes every connection.
 func (t *Trunk) Close() error { return t.ep.Close() }
+
+// supports100rel adds 100rel to the Supported header of hdrs, or adds one.
+func supports100rel(hdrs []sip.Header) []sip.Header {
+	for i, h := range hdrs {
+		if strings.EqualFold(h.Name, "Supported") {
+			hdrs[i].Value += ", 100rel"
+			return hdrs
+		}
+	}
+	return append(hdrs, sip.Header{Name: "Supported", Value: "100rel"})
+}

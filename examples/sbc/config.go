@@ -55,6 +55,8 @@ type carrierSection struct {
 	ResponseTimeout string           `yaml:"response_timeout"`
 	Redirects       redirectsSection `yaml:"redirects"`
 	RelayInfo       []string         `yaml:"relay_info"`
+	Refer           string           `yaml:"refer"`
+	T38             string           `yaml:"t38"`
 	Limits          limitsSection    `yaml:"limits"`
 	SessionTimers   timersSection    `yaml:"session_timers"`
 }
@@ -92,6 +94,8 @@ type zoomSection struct {
 	ResponseTimeout   string        `yaml:"response_timeout"`
 	FailoverCodes     []int         `yaml:"failover_codes"`
 	RelayInfo         []string      `yaml:"relay_info"`
+	Refer             string        `yaml:"refer"`
+	T38               string        `yaml:"t38"`
 	Limits            limitsSection `yaml:"limits"`
 	SessionTimers     timersSection `yaml:"session_timers"`
 }
@@ -508,6 +512,8 @@ func (c carrierSection) build(errs *problems) trunk.Config {
 	tc.Limits = lim.build("carrier", errs)
 	tc.SessionTimers = c.SessionTimers.build("carrier", errs)
 	tc.RelayInfo = parseMediaTypes("carrier.relay_info", c.RelayInfo, errs)
+	tc.Refer = parseRefer("carrier.refer", c.Refer, errs)
+	tc.RelayT38 = parseT38("carrier.t38", c.T38, errs)
 	tc.Redirects = c.buildRedirects(tc.AllowedSources, errs)
 	return tc
 }
@@ -653,6 +659,8 @@ func (z zoomSection) build(errs *problems) peering.Config {
 	pc.Limits = z.Limits.build("zoom", errs)
 	pc.SessionTimers = z.SessionTimers.build("zoom", errs)
 	pc.RelayInfo = parseMediaTypes("zoom.relay_info", z.RelayInfo, errs)
+	pc.Refer = parseRefer("zoom.refer", z.Refer, errs)
+	pc.RelayT38 = parseT38("zoom.t38", z.T38, errs)
 	return pc
 }
 
@@ -1052,4 +1060,27 @@ func parseCertificates(file string, data []byte) ([]*x509.Certificate, error) {
 		}
 		certs = append(certs, c)
 	}
+}
+
+// parseRefer reads carrier.refer or zoom.refer: reject (the default),
+// pass or handle.
+func parseRefer(key, v string, errs *problems) sip.ReferPolicy {
+	p := sip.ReferPolicy(strings.ToLower(strings.TrimSpace(v)))
+	if err := p.Check(); err != nil {
+		errs.addf(key, "%q: want reject, pass or handle", v)
+		return ""
+	}
+	return p
+}
+
+// parseT38 reads carrier.t38 or zoom.t38: reject (the default) or relay.
+func parseT38(key, v string, errs *problems) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", "reject":
+		return false
+	case "relay":
+		return true
+	}
+	errs.addf(key, "%q: want reject or relay", v)
+	return false
 }

@@ -143,6 +143,10 @@ func TestExampleConfig(t *testing.T) {
 	if b := cfg.Bridge; b.MediaTimeout != 60*time.Second || b.HoldTimeout != 2*time.Hour {
 		t.Errorf("media.timeout %v, media.hold_timeout %v; want 60s and 2h", b.MediaTimeout, b.HoldTimeout)
 	}
+	// REFER is refused from both sides by the example, the default.
+	if tr := cfg.Bridge.Trunk; tr.Refer != sip.ReferReject || p.Refer != sip.ReferReject || tr.RelayT38 || p.RelayT38 {
+		t.Errorf("carrier.refer %q, zoom.refer %q, t38 relay %v/%v; want reject", tr.Refer, p.Refer, tr.RelayT38, p.RelayT38)
+	}
 	// Redirects are off and only DTMF INFO is relayed, the defaults.
 	if tr := cfg.Bridge.Trunk; tr.Redirects.Follow || len(tr.Redirects.Gateways) != 0 || len(tr.RelayInfo) != 0 || len(p.RelayInfo) != 0 {
 		t.Errorf("carrier.redirects %+v, carrier.relay_info %q, zoom.relay_info %q; want the defaults", tr.Redirects, tr.RelayInfo, p.RelayInfo)
@@ -625,6 +629,25 @@ func TestBadConfig(t *testing.T) {
 				return strings.Replace(s, "carrier:\n", "carrier:\n  redirects: {follow: true, gateways: 127.0.0.2:5060}\n", 1)
 			},
 			want: []string{"carrier.redirects.gateways: line 3: want a list"},
+		},
+		{
+			name: "bad refer policies",
+			edit: func(s string) string {
+				s = strings.Replace(s, "carrier:\n", "carrier:\n  refer: forward\n", 1)
+				return strings.Replace(s, "zoom:\n", "zoom:\n  refer: ''\n", 1)
+			},
+			want: []string{
+				`carrier.refer: "forward": want reject, pass or handle`,
+			},
+		},
+		{
+			name: "bad t38 policy",
+			edit: func(s string) string {
+				return strings.Replace(s, "zoom:\n", "zoom:\n  t38: passthrough\n", 1)
+			},
+			want: []string{
+				`zoom.t38: "passthrough": want reject or relay`,
+			},
 		},
 		{
 			name: "bad carrier relay_info",

@@ -12,6 +12,8 @@
 // places re-offers of its own (Hold, Reinvite), and runs RFC 4028 session
 // timers (timer.go). Offer/answer is done with sdp.Parse and sdp.Marshal
 // on a small state of its own (offeranswer.go): simple and predictable.
+// T.38 fax (t38.go) adds an image stream on a UDPTL socket of the call's
+// own, written and read with sdp.Read and sdp.Description.
 package fakepeer
 
 import (
@@ -60,6 +62,15 @@ type Behavior struct {
 	// INVITE leaves the choice open: sip.RefresherUAS (this peer) or
 	// sip.RefresherUAC (default: the caller).
 	Refresher string
+	// AcceptRefer answers a REFER 202 and reports a transfer done in two
+	// NOTIFYs (100 Trying active, 200 OK terminated).
+	AcceptRefer bool
+	// AcceptT38 accepts the first active T.38 image stream of an offer
+	// (m=image udptl t38) on a UDPTL port of the call's own; without it
+	// the image stream is rejected with port 0, and an offer without an
+	// active audio stream gets 488 (t38.go). A call that offered T.38
+	// itself (ReinviteOptions.T38) accepts it from then on.
+	AcceptT38 bool
 }
 
 // Config configures a Peer.
@@ -287,32 +298,18 @@ func (p *Peer) DialWithHeaders(ctx context.Context, target netip.AddrPort, from,
 	if err != nil {
 		return nil, err
 	}
-	offer := sdp.Media{
-		Addr:      p.mediaIP,
-		Port:      int(c.media.Addr().Port()),
-		Proto:     sdp.ProtoRTPAVP,
-		Formats:   p.cfg.Formats,
-		Ptime:     20,
-		Direction: sdp.SendRecv,
+	offer, err := c.firstAudio()
+	if err != nil {
+		c.fail(0)
+		return nil, err
 	}
-	if p.cfg.SRTP {
-		offer.Proto = sdp.ProtoRTPSAVP
-		for i, s := range p.cfg.OfferSuites {
-			cr, err := sdp.NewCrypto(i+1, s)
-			if err != nil {
-				c.fail(0)
-				return nil, err
-			}
-			offer.Crypto = append(offer.Crypto, cr)
-		}
-	}
-	body, version, err := c.propose(offer)
+	body, version, err := c.propose(session{audio: offer})
 	if err != nil {
 		c.fail(0)
 		return nil, err
 	}
 	c.mu.Lock()
-	c.local, c.localSDP, c.version = offer, body, version
+	c.local, c.localSDP, c.version = session{audio: offer}, body, version
 	c.mu.Unlock()
 	host := target.Addr().String()
 	fromAddr := sip.NameAddr{DisplayName: "Test " + p.cfg.Name, URI: sip.URI{User: from, Host: p.ep.Host()}}
@@ -340,6 +337,9 @@ func (p *Peer) DialWithHeaders(ctx context.Context, target netip.AddrPort, from,
 		OnProvisional: func(r sip.Response) {
 			c.mu.Lock()
 			c.provisional = append(c.provisional, r.StatusCode)
+			if r.Header("RSeq") != "" && strings.Contains(strings.ToLower(r.Header("Require")), "100rel") {
+				c.reliable = append(c.reliable, r.StatusCode)
+			}
 			c.mu.Unlock()
 			if r.HasSDP() {
 				if err := c.earlyAnswer(offer, r.Body); err != nil {
@@ -382,6 +382,32 @@ func (p *Peer) DialWithHeaders(ctx context.Context, target netip.AddrPort, from,
 	return c, nil
 }
 
+// firstAudio is the audio stream of the peer's first offer: every format
+// it has, on the call's media port, and on SRTP a new key for each of its
+// suites (tags 1..n).
+func (c *Call) firstAudio() (sdp.Media, error) {
+	cfg := c.peer.cfg
+	m := sdp.Media{
+		Addr:      c.peer.mediaIP,
+		Port:      int(c.media.Addr().Port()),
+		Proto:     sdp.ProtoRTPAVP,
+		Formats:   cfg.Formats,
+		Ptime:     20,
+		Direction: sdp.SendRecv,
+	}
+	if cfg.SRTP {
+		m.Proto = sdp.ProtoRTPSAVP
+		for i, s := range cfg.OfferSuites {
+			cr, err := sdp.NewCrypto(i+1, s)
+			if err != nil {
+				return sdp.Media{}, err
+			}
+			m.Crypto = append(m.Crypto, cr)
+		}
+	}
+	return m, nil
+}
+
 // offerTimerHeaders are the session timer header fields of an INVITE the
 // peer sends: none unless Config.SessionExpires is set.
 func (p *Peer) offerTimerHeaders() []sip.Header {
@@ -411,11 +437,12 @@ func (p *Peer) newCall(incoming bool, remote netip.Addr) (*Call, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	b := p.currentBehavior()
 	c := &Call{peer: p, Incoming: incoming, media: m, started: time.Now(), remoteIP: remote.Unmap(),
 		answered: make(chan struct{}), ended: make(chan struct{}), wake: make(chan struct{}, 1),
 		ctx: ctx, cancel: cancel,
 		origin: *sdp.NewOrigin(p.mediaIP), want: sdp.SendRecv, reqNotify: make(chan struct{}),
-		rejectReoffers: p.currentBehavior().RejectReoffers}
+		rejectReoffers: b.RejectReoffers, acceptRefer: b.AcceptRefer, acceptT38: b.AcceptT38}
 	c.version, c.maxVersion = c.origin.Version, c.origin.Version
 	if p.cfg.Expect != 0 {
 		m.ExpectStream(p.cfg.Expect)
@@ -439,7 +466,7 @@ func (p *Peer) serveCall(sc *sip.ServerCall) {
 	c.invite = sc.Invite()
 	c.server = sc
 	b := p.currentBehavior()
-	c.rejectReoffers = b.RejectReoffers
+	c.rejectReoffers, c.acceptRefer, c.acceptT38 = b.RejectReoffers, b.AcceptRefer, b.AcceptT38
 
 	// The media is keyed before Accept reports the call, so that a test can
 	// send audio on it at once.
@@ -511,6 +538,8 @@ func (p *Peer) serveCall(sc *sip.ServerCall) {
 
 func statusText(code int) string {
 	switch code {
+	case 202:
+		return "Accepted"
 	case 486:
 		return "Busy Here"
 	case 404:
@@ -564,14 +593,15 @@ type Call struct {
 	status      int
 	setup       time.Duration
 	provisional []int
-	hungUp      bool // we sent the BYE
+	reliable    []int // provisional responses sent reliably (RFC 3262)
+	hungUp      bool  // we sent the BYE
 	endOnce     sync.Once
 
 	// Offer/answer state (offeranswer.go).
 	origin     sdp.Origin    // our o= line
 	version    uint64        // o= version of localSDP
 	maxVersion uint64        // highest o= version used
-	local      sdp.Media     // our current SDP's stream (offer or answer)
+	local      session       // our current SDP's streams (offer or answer)
 	localSDP   []byte        // our current SDP
 	remoteSDP  []byte        // the far end's current SDP
 	want       sdp.Direction // the direction this peer wants (Hold, Resume)
@@ -579,6 +609,8 @@ type Call struct {
 
 	// In-dialog state (indialog.go, timer.go).
 	rejectReoffers int
+	acceptRefer    bool
+	acceptT38      bool
 	requests       []Request
 	reqNotify      chan struct{} // closed and replaced when a request is recorded
 	updateOK       bool          // the far end allows UPDATE
@@ -586,6 +618,10 @@ type Call struct {
 
 	audioCancel context.CancelFunc
 	audioDone   chan struct{}
+
+	// T.38 (t38.go): the UDPTL socket, opened for the first image stream.
+	udptl       *udptlPort
+	udptlClosed bool // the call is over: no socket opens any more
 }
 
 func (c *Call) established(l leg) {
@@ -629,6 +665,7 @@ func (c *Call) finish() {
 		c.cancel()
 		_ = c.media.Close()
 		close(c.ended)
+		c.closeUDPTL()
 		c.peer.untrack(c)
 	})
 }
@@ -669,6 +706,14 @@ func (c *Call) Provisional() []int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]int(nil), c.provisional...)
+}
+
+// ReliableProvisional lists the provisional status codes a placed call
+// received reliably: with Require: 100rel and an RSeq (RFC 3262).
+func (c *Call) ReliableProvisional() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]int(nil), c.reliable...)
 }
 
 // Suite is the SDES suite of an SRTP call ("" for plain RTP).
@@ -837,6 +882,9 @@ func (c *Call) Description() string {
 	}
 	if d := c.Direction(); d != "" && d != sdp.SendRecv {
 		fmt.Fprintf(&b, ", %s", d)
+	}
+	if u := c.UDPTLStats(); c.T38() || u != (UDPTLStats{}) {
+		fmt.Fprintf(&b, ", T.38 %v, UDPTL sent %d, received %d", c.T38(), u.Sent, u.Received)
 	}
 	return b.String()
 }

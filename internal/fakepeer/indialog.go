@@ -33,6 +33,8 @@ type ReinviteOptions struct {
 	WithoutSDP bool          // an offerless re-INVITE: the offer comes in the 2xx, the answer goes in the ACK
 	UseUPDATE  bool          // send the offer in an UPDATE instead of a re-INVITE
 	Headers    []sip.Header  // extra header fields
+	T38        bool          // offer T.38 fax (m=image udptl t38) in the audio stream's m-line (t38.go)
+	KeepAudio  bool          // with T38: keep the audio stream and offer the image stream after it
 }
 
 // serveRequests answers the far end's in-dialog requests until the call
@@ -74,8 +76,32 @@ func (c *Call) onRequest(r *sip.DialogRequest) {
 		}
 		c.setTimer(func(cur *sessionTimer) { *cur = t })
 		c.respond(r, rec, 200, nil, hdrs...)
+	case r.Method == "REFER" && c.acceptRefer:
+		c.respond(r, rec, 202, nil)
+		go c.reportTransfer()
 	default:
 		c.respond(r, rec, 200, nil)
+	}
+}
+
+// reportTransfer sends the NOTIFYs of a transfer the peer "carried out".
+func (c *Call) reportTransfer() {
+	l, err := c.dialog()
+	if err != nil {
+		return
+	}
+	for _, n := range []struct{ frag, state string }{
+		{"SIP/2.0 100 Trying\r\n", "active;expires=60"},
+		{"SIP/2.0 200 OK\r\n", "terminated;reason=noresource"},
+	} {
+		ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
+		_, err := l.Send(ctx, "NOTIFY", []byte(n.frag), "message/sipfrag;version=2.0",
+			sip.Header{Name: "Event", Value: "refer"}, sip.Header{Name: "Subscription-State", Value: n.state})
+		cancel()
+		if err != nil {
+			c.peer.cfg.Logger.Debug("NOTIFY failed", "error", err)
+			return
+		}
 	}
 }
 
@@ -84,7 +110,7 @@ func (c *Call) respond(r *sip.DialogRequest, rec Request, status int, body []byt
 	rec.Status = status
 	c.record(rec)
 	reason := "OK"
-	if status >= 300 {
+	if status != 200 {
 		reason = statusText(status)
 		if status == 422 {
 			reason = "Session Interval Too Small"
@@ -115,12 +141,7 @@ func (c *Call) onOffer(r *sip.DialogRequest, st sip.SessionTimer, rec Request) {
 		c.offerInAnswer(r, rec, t, hdrs)
 		return
 	}
-	off, err := sdp.Parse(r.Body)
-	var ans sdp.Media
-	var n negotiated
-	if err == nil {
-		ans, n, err = c.buildAnswer(off, answerOpts{})
-	}
+	ans, n, err := c.answerSession(r.Body, answerOpts{})
 	var body []byte
 	var version uint64
 	if err == nil {
@@ -154,7 +175,7 @@ func (c *Call) offerInAnswer(r *sip.DialogRequest, rec Request, t sessionTimer, 
 	case ack, ok := <-r.Ack():
 		if ok && len(ack) > 0 {
 			rec.AckSDP = ack
-			_, n, err := c.takeAnswer(local, ack)
+			local, n, err := c.takeSessionAnswer(local, ack)
 			if err == nil {
 				err = c.commit(local, body, version, ack, n)
 			}
@@ -257,6 +278,10 @@ func (c *Call) Reinvite(ctx context.Context, o ReinviteOptions) (err error) {
 		return errors.New("fakepeer: an UPDATE without SDP is a refresh: use Refresh")
 	case o.NewKey && !c.peer.cfg.SRTP:
 		return errors.New("fakepeer: NewKey on a plain RTP call")
+	case o.T38 && (o.Direction != "" || o.Codec != "" || o.NewKey || o.MoveMedia || o.WithoutSDP):
+		return errors.New("fakepeer: T38 offers the image stream only: no Direction, Codec, NewKey, MoveMedia or WithoutSDP")
+	case o.KeepAudio && !o.T38:
+		return errors.New("fakepeer: KeepAudio without T38")
 	}
 	c.offerMu.Lock()
 	defer c.offerMu.Unlock()
@@ -281,7 +306,11 @@ func (c *Call) Reinvite(ctx context.Context, o ReinviteOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	body, version, err := c.propose(m)
+	s, err := c.offerSession(m, o.T38, o.KeepAudio)
+	if err != nil {
+		return err
+	}
+	body, version, err := c.propose(s)
 	if err != nil {
 		return err
 	}
@@ -294,7 +323,7 @@ func (c *Call) Reinvite(ctx context.Context, o ReinviteOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	_, n, err := c.takeAnswer(m, res.Body)
+	s, n, err := c.takeSessionAnswer(s, res.Body)
 	if err != nil {
 		return fmt.Errorf("fakepeer: unusable answer to a re-offer: %w", err)
 	}
@@ -303,12 +332,14 @@ func (c *Call) Reinvite(ctx context.Context, o ReinviteOptions) (err error) {
 			return err
 		}
 	}
-	if err := c.commit(m, body, version, res.Body, n); err != nil {
+	if err := c.commit(s, body, version, res.Body, n); err != nil {
 		return err
 	}
-	c.mu.Lock()
-	c.want = m.Direction
-	c.mu.Unlock()
+	if s.has(lineAudio) {
+		c.mu.Lock()
+		c.want = m.Direction
+		c.mu.Unlock()
+	}
 	c.setTimer(func(t *sessionTimer) { *t = c.peer.dialledTimer(sip.SessionTimerOf(res.Header), *t, false, time.Now()) })
 	return nil
 }
@@ -323,12 +354,7 @@ func (c *Call) reinviteWithoutSDP(ctx context.Context, l leg, o ReinviteOptions,
 			answerErr = errors.New("fakepeer: 2xx to an offerless re-INVITE without an offer")
 			return nil
 		}
-		off, err := sdp.Parse(res.Body)
-		if err != nil {
-			answerErr = err
-			return nil
-		}
-		ans, n, err := c.buildAnswer(off, answerOpts{want: o.Direction, codec: o.Codec, newKey: o.NewKey, port: port})
+		ans, n, err := c.answerSession(res.Body, answerOpts{want: o.Direction, codec: o.Codec, newKey: o.NewKey, port: port})
 		if err != nil {
 			answerErr = err
 			return nil

@@ -13,7 +13,7 @@ import (
 )
 
 // The fake peer's offer/answer is deliberately simple (RFC 3264 for one
-// audio stream):
+// audio stream, and a T.38 image stream as t38.go says):
 //
 //   - Its answer picks the first offered codec it supports (with
 //     telephone-event when offered), mirrors the offered direction as far
@@ -33,6 +33,11 @@ type negotiated struct {
 	keys   *mediapeer.Keys // nil on plain RTP
 	codec  sdp.Format      // the codec, numbered as the far end receives it
 	dir    sdp.Direction   // from this peer's point of view
+
+	// The T.38 image stream (t38.go); the audio fields above stay as they
+	// were while the SDP has no audio stream.
+	t38   bool           // an image stream is negotiated
+	udptl netip.AddrPort // where the far end receives UDPTL; zero without an address
 }
 
 // answerOpts change an answer from the default.
@@ -126,7 +131,7 @@ func (c *Call) buildAnswer(off sdp.Media, o answerOpts) (sdp.Media, negotiated, 
 	if cur.keys != nil {
 		suite, localKey = sdp.Suite(cur.keys.Suite), cur.keys.LocalKey
 	}
-	port := c.local.Port
+	port := c.local.audio.Port
 	c.mu.Unlock()
 	if port == 0 {
 		port = int(c.media.Addr().Port())
@@ -191,6 +196,12 @@ func (c *Call) takeAnswer(offer sdp.Media, body []byte) (sdp.Media, negotiated, 
 	if err != nil {
 		return sdp.Media{}, negotiated{}, err
 	}
+	return c.takeAudioAnswer(offer, ans)
+}
+
+// takeAudioAnswer checks the far end's answer ans to this peer's audio
+// stream offer and returns what the media uses with it.
+func (c *Call) takeAudioAnswer(offer, ans sdp.Media) (sdp.Media, negotiated, error) {
 	if ans.Port == 0 {
 		return sdp.Media{}, negotiated{}, errors.New("answer rejects the audio stream")
 	}
@@ -226,12 +237,18 @@ func (c *Call) takeAnswer(offer sdp.Media, body []byte) (sdp.Media, negotiated, 
 // reoffer is this peer's current SDP as a new offer, changed as asked.
 func (c *Call) reoffer(dir sdp.Direction, codec string, newKey bool, port netip.AddrPort) (sdp.Media, error) {
 	c.mu.Lock()
-	m := c.local
+	m := c.local.audio
 	m.Formats, m.Crypto = slices.Clone(m.Formats), slices.Clone(m.Crypto)
 	if dir == "" {
 		dir = c.want
 	}
 	c.mu.Unlock()
+	if len(m.Formats) == 0 { // no audio yet: a call whose INVITE offered fax only
+		var err error
+		if m, err = c.firstAudio(); err != nil {
+			return sdp.Media{}, err
+		}
+	}
 	m.Direction = dir
 	if port.IsValid() {
 		m.Port = int(port.Port())
@@ -273,15 +290,15 @@ func (c *Call) reoffer(dir sdp.Direction, codec string, newKey bool, port netip.
 	return m, nil
 }
 
-// propose writes m as this peer's SDP: with the current o= version when it
+// propose writes s as this peer's SDP: with the current o= version when it
 // is the SDP last sent, with the next unused one otherwise. Nothing is
 // committed; a version once used is never used for another SDP.
-func (c *Call) propose(m sdp.Media) ([]byte, uint64, error) {
+func (c *Call) propose(s session) ([]byte, uint64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	o := c.origin
 	o.Version = c.version
-	body, err := sdp.Marshal(&o, m)
+	body, err := c.write(&o, s)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -289,17 +306,21 @@ func (c *Call) propose(m sdp.Media) ([]byte, uint64, error) {
 		return body, o.Version, nil
 	}
 	o.Version = c.maxVersion + 1
-	if body, err = sdp.Marshal(&o, m); err != nil {
+	if body, err = c.write(&o, s); err != nil {
 		return nil, 0, err
 	}
 	c.maxVersion = o.Version
 	return body, o.Version, nil
 }
 
-// commit makes an exchange the call's state and points the media at it.
-func (c *Call) commit(local sdp.Media, body []byte, version uint64, remoteBody []byte, n negotiated) error {
-	if err := c.media.Configure(n.remote, n.keys, n.codec.PayloadType, c.peer.cfg.Stream); err != nil {
-		return err
+// commit makes an exchange the call's state and points the media at it:
+// the RTP at the audio stream when the SDP has one, SendUDPTL at the image
+// stream.
+func (c *Call) commit(local session, body []byte, version uint64, remoteBody []byte, n negotiated) error {
+	if local.has(lineAudio) {
+		if err := c.media.Configure(n.remote, n.keys, n.codec.PayloadType, c.peer.cfg.Stream); err != nil {
+			return err
+		}
 	}
 	c.mu.Lock()
 	c.local, c.localSDP, c.version = local, body, version
@@ -312,11 +333,7 @@ func (c *Call) commit(local sdp.Media, body []byte, version uint64, remoteBody [
 // answerInvite answers the offer of a received call's INVITE and keys the
 // media.
 func (c *Call) answerInvite(body []byte) ([]byte, error) {
-	off, err := sdp.Parse(body)
-	if err != nil {
-		return nil, err
-	}
-	ans, n, err := c.buildAnswer(off, answerOpts{})
+	ans, n, err := c.answerSession(body, answerOpts{})
 	if err != nil {
 		return nil, err
 	}
@@ -355,7 +372,7 @@ func (c *Call) finalAnswer(offer sdp.Media, offerBody []byte, version uint64, bo
 	if err != nil {
 		return err
 	}
-	return c.commit(offer, offerBody, version, body, n)
+	return c.commit(session{audio: offer}, offerBody, version, body, n)
 }
 
 // Direction is the call's media direction from this peer's point of view:

@@ -208,7 +208,7 @@ func (c *Call) refresh(ctx context.Context, auto bool) error {
 		if res, err = c.reinvite(ctx, l, body, hdrs, nil); err != nil {
 			return err
 		}
-		_, n, err := c.takeAnswer(local, res.Body)
+		local, n, err := c.takeSessionAnswer(local, res.Body)
 		if err == nil {
 			err = c.commit(local, body, version, res.Body, n)
 		}

@@ -49,6 +49,24 @@ type Behavior struct {
 	// refresh, sip.RefresherUAS makes the Zoom peer the refresher (it
 	// then refreshes at half the interval; see Call.StopRefreshing).
 	Refresher string
+	// AcceptRefer makes the Zoom peer accept a REFER (call transfer) from the
+	// SBC as if it carried the transfer out: 202 Accepted, then NOTIFYs
+	// with message/sipfrag "SIP/2.0 100 Trying" (active) and "SIP/2.0
+	// 200 OK" (terminated). Without it a REFER is answered 200 and
+	// recorded like any other request.
+	AcceptRefer bool
+	// AcceptT38 makes the Zoom peer accept T.38 fax, as a fax-capable
+	// gateway does: in an offer from the SBC (a re-INVITE switching the
+	// call to fax, or an INVITE) the first active m=image udptl t38
+	// stream is answered with m=image on a UDPTL port of the call's own
+	// (Call.UDPTLAddr), with the offer's a=T38... attributes echoed, and
+	// Call.SendUDPTL sends to the SBC's image stream from then on.
+	// Without it the Zoom peer is a voice-only endpoint: the image stream is
+	// rejected with port 0 in its m-line, and an offer without an active
+	// audio stream (m=image in place of m=audio) gets 488. A call that
+	// offered T.38 itself (ReinviteOptions.T38) accepts it from then on,
+	// as a fax gateway would.
+	AcceptT38 bool
 }
 
 func (b Behavior) internal() fakepeer.Behavior { return fakepeer.Behavior(b) }
@@ -74,6 +92,12 @@ type SessionTimer = trunktest.SessionTimer
 // trunktest.MediaStats for the counters). It is the fake carrier's type, so
 // that a helper can take calls of both test peers alike.
 type MediaStats = trunktest.MediaStats
+
+// UDPTLStats counts the T.38 fax datagrams of one call (see
+// trunktest.UDPTLStats for the counters). It is the fake carrier's type.
+// UDPTL is not encrypted: a T.38 image stream is plain UDPTL on the Zoom
+// leg too.
+type UDPTLStats = trunktest.UDPTLStats
 
 // Talker is the other end of Call.TalkWith: a *Call of either test peer,
 // this package's or a *trunktest.Call. It is trunktest's type, so that the
@@ -310,6 +334,41 @@ func (c *Call) TalkWith(ctx context.Context, other Talker, count int) error {
 
 // Media returns a snapshot of the call's packet counters.
 func (c *Call) Media() MediaStats { return MediaStats(c.c.Media()) }
+
+// T38 reports whether the call is in fax mode: its last offer/answer
+// exchange negotiated a T.38 image stream (a ReinviteOptions.T38 re-offer
+// the SBC accepted, or an offer from the SBC the Zoom peer accepted with
+// Behavior.AcceptT38). It is false again after a re-offer back to audio.
+// While it is true, Direction and Codec still describe the audio stream
+// as it was before the fax.
+func (c *Call) T38() bool { return c.c.T38() }
+
+// SendUDPTL sends data as one UDPTL datagram, byte for byte, from the
+// call's UDPTL port (UDPTLAddr) to the image stream of the SBC's latest
+// SDP. The Zoom peer does not read or write UDPTL itself (sequence numbers,
+// IFP packets, redundancy): data is whatever the test wants the SBC to
+// relay. It returns an error when the call is over or not in fax mode
+// (see T38).
+func (c *Call) SendUDPTL(data []byte) error { return c.c.SendUDPTL(data) }
+
+// UDPTL returns copies of the UDPTL datagrams that arrived on the call's
+// UDPTL port, oldest first, whatever their source; nil before the call's
+// first T.38 image stream.
+func (c *Call) UDPTL() [][]byte { return c.c.UDPTL() }
+
+// WaitUDPTL waits until at least n UDPTL datagrams arrived on the call's
+// UDPTL port and returns them all (see UDPTL). It returns what arrived
+// and an error when ctx ends or the call ends first.
+func (c *Call) WaitUDPTL(ctx context.Context, n int) ([][]byte, error) { return c.c.WaitUDPTL(ctx, n) }
+
+// UDPTLStats returns the call's UDPTL datagram counters.
+func (c *Call) UDPTLStats() UDPTLStats { return UDPTLStats(c.c.UDPTLStats()) }
+
+// UDPTLAddr is the local address of the call's UDPTL port, the one its
+// m=image line advertises: opened on the media address for the call's
+// first T.38 image stream and kept until the call ends. It is the zero
+// AddrPort before.
+func (c *Call) UDPTLAddr() netip.AddrPort { return c.c.UDPTLAddr() }
 
 // Hangup ends the call: with BYE when it is answered and still up, or, for
 // a received call not yet answered, by rejecting it with 480. It returns

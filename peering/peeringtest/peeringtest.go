@@ -61,6 +61,20 @@
 // idle call is silent. Call.StartAudio keeps a stream going in the
 // background while a test waits for timers, and Call.StopAudio stops it,
 // for the SBC's media timeout.
+//
+// # T.38 fax
+//
+// Call.Reinvite with ReinviteOptions.T38 switches a call to fax as a
+// gateway does: a re-INVITE whose m=image udptl t38 line replaces the
+// audio m-line, with the usual a=T38... attributes, on a UDPTL port the
+// call opens on its media address. A Zoom peer whose Behavior.AcceptT38 is set
+// answers such offers from the SBC with an image stream of its own;
+// without it, it rejects the image stream with port 0, or answers 488
+// when the offer has no audio stream left, as a voice-only endpoint does.
+// Once in fax mode (Call.T38), Call.SendUDPTL sends datagrams to the
+// SBC's image stream and Call.UDPTL and Call.WaitUDPTL return those that
+// arrived, byte for byte. A Reinvite without T38 goes back to audio in the
+// same m-line. The UDPTL port closes with the call.
 package peeringtest
 
 import (

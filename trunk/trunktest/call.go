@@ -47,6 +47,24 @@ type Behavior struct {
 	// refresh, sip.RefresherUAS makes the carrier the refresher (it
 	// then refreshes at half the interval; see Call.StopRefreshing).
 	Refresher string
+	// AcceptRefer makes the Carrier accept a REFER (call transfer) from the
+	// SBC as if it carried the transfer out: 202 Accepted, then NOTIFYs
+	// with message/sipfrag "SIP/2.0 100 Trying" (active) and "SIP/2.0
+	// 200 OK" (terminated). Without it a REFER is answered 200 and
+	// recorded like any other request.
+	AcceptRefer bool
+	// AcceptT38 makes the Carrier accept T.38 fax, as a fax-capable
+	// gateway does: in an offer from the SBC (a re-INVITE switching the
+	// call to fax, or an INVITE) the first active m=image udptl t38
+	// stream is answered with m=image on a UDPTL port of the call's own
+	// (Call.UDPTLAddr), with the offer's a=T38... attributes echoed, and
+	// Call.SendUDPTL sends to the SBC's image stream from then on.
+	// Without it the carrier is a voice-only endpoint: the image stream is
+	// rejected with port 0 in its m-line, and an offer without an active
+	// audio stream (m=image in place of m=audio) gets 488. A call that
+	// offered T.38 itself (ReinviteOptions.T38) accepts it from then on,
+	// as a fax gateway would.
+	AcceptT38 bool
 }
 
 func (b Behavior) internal() fakepeer.Behavior { return fakepeer.Behavior(b) }
@@ -65,7 +83,9 @@ type Request struct {
 	Body []byte
 	// Direction is the direction attribute of the stream the SDP offers,
 	// as the SBC wrote it (sdp.SendRecv when it has none): sdp.SendOnly
-	// when the far end puts the carrier on hold. It is "" without SDP.
+	// when the far end puts the carrier on hold. It is "" without SDP, and
+	// for an SDP without an m=audio line (a T.38 offer whose m=image
+	// replaced it).
 	Direction sdp.Direction
 	// AckSDP is the SBC's answer in the ACK of a re-INVITE without SDP,
 	// to which the carrier answered with its offer; nil otherwise.
@@ -111,6 +131,27 @@ type ReinviteOptions struct {
 	UseUPDATE bool
 	// Headers are extra header fields of the request.
 	Headers []sip.Header
+	// T38 switches the call to T.38 fax, as a fax machine's gateway does
+	// on detecting fax tones: the offer carries "m=image <port> udptl
+	// t38" in the audio stream's m-line (the media type changes in place,
+	// RFC 3264 section 8.3.3), on a UDPTL port of the call's own, with
+	// a=T38FaxVersion:0, a=T38MaxBitRate:14400,
+	// a=T38FaxRateManagement:transferredTCF, a=T38FaxMaxBuffer:262,
+	// a=T38FaxMaxDatagram:176 and a=T38FaxUdpEC:t38UDPRedundancy. Once
+	// the SBC accepts it, Call.T38 reports true and Call.SendUDPTL sends
+	// to the SBC's image stream; a 2xx whose answer rejects the image
+	// stream is an error and leaves the call as it was (a refusal, 488,
+	// is a *sip.StatusError as always). A later Reinvite without
+	// T38 switches back: it offers the audio stream (codecs, keys and port
+	// as before) in the image stream's m-line. T38 cannot be combined
+	// with Direction, Codec, NewKey, MoveMedia or WithoutSDP.
+	T38 bool
+	// KeepAudio, with T38, keeps offering the audio stream and adds the
+	// image stream after it ("m=audio" then "m=image"), as some gateways
+	// do, instead of replacing the audio m-line. An answer may then
+	// reject the image stream with port 0: the call stays audio (Call.T38
+	// is false) and Reinvite returns nil; check Call.RemoteSDP.
+	KeepAudio bool
 }
 
 // SessionTimer is a call's RFC 4028 session timer as the carrier runs it.
@@ -158,6 +199,18 @@ type MediaStats struct {
 	AuthFailed uint64
 	// NotRTP counts datagrams that are not RTP version 2.
 	NotRTP uint64
+}
+
+// UDPTLStats counts the T.38 fax datagrams of one call (see
+// ReinviteOptions.T38 and Behavior.AcceptT38). The counters only grow;
+// Call.UDPTLStats returns a snapshot, also after the call ended. The fake
+// Zoom peer (package peeringtest) uses the same type.
+type UDPTLStats struct {
+	// Sent is the number of datagrams sent by Call.SendUDPTL.
+	Sent uint64
+	// Received is the number of datagrams that arrived on the call's
+	// UDPTL port (Call.UDPTL lists them).
+	Received uint64
 }
 
 // Talker is the other end of Call.TalkWith: a *Call of either test peer,
@@ -216,6 +269,12 @@ func (c *Call) SetupTime() time.Duration { return c.c.SetupTime() }
 // (180, 183, ...; not 100) a placed call received, in order. It is empty
 // for received calls.
 func (c *Call) Provisional() []int { return c.c.Provisional() }
+
+// ReliableProvisional lists the provisional status codes a placed call
+// received reliably (Require: 100rel with an RSeq, RFC 3262); the Carrier
+// acknowledged each with PRACK. Dial with a "Require: 100rel" or
+// "Supported: 100rel" header to ask for them.
+func (c *Call) ReliableProvisional() []int { return c.c.ReliableProvisional() }
 
 // Invite is the INVITE a received call arrived with, as the SBC sent it:
 // use it to check the Request-URI, From, P-Asserted-Identity and other
@@ -390,6 +449,41 @@ func (c *Call) TalkWith(ctx context.Context, other Talker, count int) error {
 
 // Media returns a snapshot of the call's packet counters.
 func (c *Call) Media() MediaStats { return MediaStats(c.c.Media()) }
+
+// T38 reports whether the call is in fax mode: its last offer/answer
+// exchange negotiated a T.38 image stream (a ReinviteOptions.T38 re-offer
+// the SBC accepted, or an offer from the SBC the carrier accepted with
+// Behavior.AcceptT38). It is false again after a re-offer back to audio.
+// While it is true, Direction and Codec still describe the audio stream
+// as it was before the fax.
+func (c *Call) T38() bool { return c.c.T38() }
+
+// SendUDPTL sends data as one UDPTL datagram, byte for byte, from the
+// call's UDPTL port (UDPTLAddr) to the image stream of the SBC's latest
+// SDP. The carrier does not read or write UDPTL itself (sequence numbers,
+// IFP packets, redundancy): data is whatever the test wants the SBC to
+// relay. It returns an error when the call is over or not in fax mode
+// (see T38).
+func (c *Call) SendUDPTL(data []byte) error { return c.c.SendUDPTL(data) }
+
+// UDPTL returns copies of the UDPTL datagrams that arrived on the call's
+// UDPTL port, oldest first, whatever their source; nil before the call's
+// first T.38 image stream.
+func (c *Call) UDPTL() [][]byte { return c.c.UDPTL() }
+
+// WaitUDPTL waits until at least n UDPTL datagrams arrived on the call's
+// UDPTL port and returns them all (see UDPTL). It returns what arrived
+// and an error when ctx ends or the call ends first.
+func (c *Call) WaitUDPTL(ctx context.Context, n int) ([][]byte, error) { return c.c.WaitUDPTL(ctx, n) }
+
+// UDPTLStats returns the call's UDPTL datagram counters.
+func (c *Call) UDPTLStats() UDPTLStats { return UDPTLStats(c.c.UDPTLStats()) }
+
+// UDPTLAddr is the local address of the call's UDPTL port, the one its
+// m=image line advertises: opened on the media address for the call's
+// first T.38 image stream and kept until the call ends. It is the zero
+// AddrPort before.
+func (c *Call) UDPTLAddr() netip.AddrPort { return c.c.UDPTLAddr() }
 
 // Hangup ends the call: with BYE when it is answered and still up, or, for
 // a received call not yet answered, by rejecting it with 480. It returns

@@ -20,13 +20,13 @@ import (
 
 // sbcUnderTest stands for the SBC a vendor tests: here a byocp.Bridge
 // between the fake carrier and the fake Zoom peer, on loopback.
-func sbcUnderTest(carrier *trunktest.Carrier, zoom *peeringtest.Zoom, pki *peeringtest.PKI) *byocp.Bridge {
+func sbcUnderTest(carrier *trunktest.Carrier, zoom *peeringtest.Zoom, pki *peeringtest.PKI, edit ...func(*byocp.Config)) *byocp.Bridge {
 	loopback := netip.MustParseAddr("127.0.0.1")
 	cert, err := pki.Issue("sbc.example", []netip.Addr{loopback})
 	if err != nil {
 		log.Fatal(err)
 	}
-	bridge, err := byocp.New(byocp.Config{
+	cfg := byocp.Config{
 		Trunk: trunk.Config{Listen: "127.0.0.1:0", Peer: carrier.Addr().String()},
 		Peering: peering.Config{
 			Listen:       "127.0.0.1:0",
@@ -37,7 +37,11 @@ func sbcUnderTest(carrier *trunktest.Carrier, zoom *peeringtest.Zoom, pki *peeri
 		},
 		Media:  byocp.MediaConfig{IP: loopback, PortMin: 42000, PortMax: 42999},
 		Logger: slog.New(slog.DiscardHandler),
-	})
+	}
+	for _, e := range edit {
+		e(&cfg)
+	}
+	bridge, err := byocp.New(cfg)
 	if err != nil {
 		log.Fatal(err)
 	}
