@@ -36,7 +36,8 @@ type Bridge struct {
 	mu     sync.Mutex
 	closed bool
 	calls  int
-	panics atomic.Uint64 // recovered in call goroutines
+	active map[*call]struct{} // calls being set up or answered, for Calls
+	panics atomic.Uint64      // recovered in call goroutines
 
 	closeOnce sync.Once
 	closeErr  error
@@ -60,7 +61,7 @@ func New(cfg Config) (*Bridge, error) {
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 
 	minP, maxP := cfg.Media.ports()
-	ports, err := media.NewPortPool(cfg.Media.IP, minP, maxP)
+	ports, err := media.NewPortPoolEngine(cfg.Media.IP, minP, maxP, cfg.Media.Engine)
 	if err != nil {
 		return nil, fmt.Errorf("%w: Media: %v", ErrConfig, err)
 	}
@@ -161,7 +162,16 @@ func (b *Bridge) serve(in *sip.ServerCall, dir Direction) {
 		return
 	}
 	c := newCall(b, in, dir)
+	b.mu.Lock()
+	if b.active == nil {
+		b.active = make(map[*call]struct{})
+	}
+	b.active[c] = struct{}{}
+	b.mu.Unlock()
 	b.runCall(c)
+	b.mu.Lock()
+	delete(b.active, c)
+	b.mu.Unlock()
 	b.release()
 	// Reported after release: the call no longer counts and its ports are free.
 	if b.cfg.OnCallEnd != nil {

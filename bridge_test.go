@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/byocp/byocp"
+	"github.com/byocp/byocp/media"
 	"github.com/byocp/byocp/peering"
 	"github.com/byocp/byocp/peering/peeringtest"
 	"github.com/byocp/byocp/sdp"
@@ -489,4 +490,48 @@ func TestCarrierOverTCP(t *testing.T) {
 	out2, in2 := r.zoomCallsCarrier(t, ctx)
 	_ = out2.Hangup(ctx)
 	waitDone(t, in2, "carrier leg")
+}
+
+// TestMediaEngine relays calls in both directions with the media engine
+// (one worker with a poll window): audio flows both ways, Close hangs up
+// and releases every port, and the worker ends with the last call.
+func TestMediaEngine(t *testing.T) {
+	before := runtime.NumGoroutine()
+	var cfg byocp.Config
+	r := newRig(t, func(c *byocp.Config) {
+		c.Media.Engine = media.Engine{Workers: 1, PollWindow: 200 * time.Microsecond}
+		cfg = *c
+	})
+	ctx := ctxFor(t, 20*time.Second)
+	out, in := r.carrierCallsZoom(t, ctx)
+	exchangeAudio(t, out, in)
+	zout, zin := r.zoomCallsCarrier(t, ctx)
+	exchangeAudio(t, zout, zin)
+	if err := out.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, in, "zoom leg")
+	if rec := r.record(t); rec.Media.AtoB.Forwarded < audioPackets*9/10 || rec.Media.BtoA.Forwarded < audioPackets*9/10 {
+		t.Errorf("relay counters: %+v", rec.Media)
+	}
+	if err := r.bridge.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, zout, "zoom call")
+	if n := r.bridge.MediaPortsInUse(); n != 0 {
+		t.Errorf("%d media ports still in use", n)
+	}
+	_, _ = r.carrier.Close(), r.zoom.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<16)
+		t.Errorf("%d goroutines left over (before: %d):\n%s", n, before, buf[:runtime.Stack(buf, true)])
+	}
+	cfg.Media.Engine.Workers = -1
+	if err := cfg.Validate(); !errors.Is(err, byocp.ErrConfig) || !strings.Contains(err.Error(), "Media.Engine: ") {
+		t.Errorf("Validate with Workers -1: %v", err)
+	}
 }

@@ -29,6 +29,8 @@ type side interface {
 	NumberToE164(user string) (string, error)
 	TargetURI(e164 string) sip.URI
 	RelayT38() bool
+	MediaLatch() media.Latch
+	DTMFMode() media.DTMFMode
 }
 
 // callError is a failure to send to the caller as a final response.
@@ -69,6 +71,7 @@ type call struct {
 	inZoom bool // the incoming leg is the Zoom leg
 
 	relay   *media.Relay
+	tap     *media.Tap // from Config.TapCall; nil = none
 	inPort  *media.Port
 	outPort *media.Port
 	// T.38 relay (t38.go), when both sides relay it: UDPTL ports of the
@@ -90,6 +93,8 @@ type call struct {
 	earlyOffered, earlyAnswered bool
 	dialCancel                  context.CancelFunc // gives up the outgoing INVITE
 	setupErr                    *callError         // why setup gave it up
+
+	live liveCallPointer // what Bridge.Calls shows (status.go)
 
 	// The established call's event loop (engine.go).
 	legs         [2]*leg // in, out
@@ -155,6 +160,7 @@ func (c *call) run() {
 		c.reject(cerr)
 		return
 	}
+	c.publish()
 	offer, cerr := c.acceptOffer(inv)
 	if cerr != nil {
 		c.reject(cerr)
@@ -218,6 +224,7 @@ func (c *call) run() {
 	c.rec.Answered = now
 	c.rec.Status = 200
 	c.log.Info("call answered", "setup", c.rec.SetupTime().String())
+	c.publish()
 	if c.delayed {
 		// Delayed Offer: the caller's answer came in its ACK.
 		if err := c.takeAckAnswer(); err != nil {
@@ -282,6 +289,11 @@ func (c *call) setupMedia() *callError {
 		carrier, zoom = c.outPort, c.inPort
 	}
 	c.relay = media.NewRelay(carrier, zoom, c.log)
+	if c.b.cfg.TapCall != nil {
+		if c.tap = c.b.cfg.TapCall(c.rec); c.tap != nil {
+			c.relay.SetTap(c.tap)
+		}
+	}
 	c.relay.Start()
 	return c.setupUDPTL()
 }
@@ -353,7 +365,11 @@ func (c *call) finish() {
 	}
 	if c.relay != nil {
 		c.rec.Media = c.relay.Stats()
-		_ = c.relay.Close()
+		c.rec.MOSCarrierToZoom, c.rec.MOSZoomToCarrier = directionMOS(c.rec.Codec, c.rec.Media.AtoB), directionMOS(c.rec.Codec, c.rec.Media.BtoA)
+		_ = c.relay.Close() // closes the tap
+		if c.tap != nil {
+			c.rec.Tap = c.tap.Stats()
+		}
 	} else {
 		if c.inPort != nil {
 			_ = c.inPort.Close()

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/byocp/byocp/media"
 	"github.com/byocp/byocp/peering"
 	"github.com/byocp/byocp/trunk"
 )
@@ -30,6 +31,13 @@ type MediaConfig struct {
 	// PortMin and PortMax bound the RTP ports (RTCP uses port+1);
 	// default 20000-29999. Each call uses two ports per leg.
 	PortMin, PortMax int
+	// Engine says how the relay reads its sockets (see media.Engine).
+	// The zero value gives each direction of each call a goroutine of
+	// its own, woken per packet. Engine.Workers: 1 (Linux) relays every
+	// call from one thread waiting in epoll, one wake-up for all the
+	// packets waiting, for about a third less CPU per packet; a
+	// PollWindow of 200µs saves a little more at up to 200µs of latency.
+	Engine media.Engine
 }
 
 // Config configures a Bridge.
@@ -54,6 +62,18 @@ type Config struct {
 	// inactive) when neither leg has sent RTP for this long. Default 2 h;
 	// negative disables it.
 	HoldTimeout time.Duration
+	// TapCall, if set, is called once per call when its media relay is
+	// set up, before the call is offered to the other side, with the
+	// record so far (ID, Direction, Caller, Callee, Start and the caller's
+	// Call-ID). A non-nil *media.Tap it returns receives the audio of both
+	// directions as plain RTP, decrypted, from SideA (the carrier) and
+	// SideB (Zoom), until the call ends: then the Bridge closes it, and
+	// its ReadPacket returns io.EOF once drained. The Bridge never waits
+	// for the Tap's reader; what a slow reader misses is counted in
+	// CallRecord.Tap. nil means no tap for this call. TapCall runs on the
+	// call's goroutine and should return quickly: the reader runs in a
+	// goroutine of its own. See media.Tap.
+	TapCall func(CallRecord) *media.Tap
 	// OnCallEnd, if set, receives a record of every call when it ends,
 	// after its ports are released and it no longer counts in ActiveCalls.
 	// It runs on the call's goroutine and should return quickly.
@@ -83,6 +103,9 @@ func (c Config) Validate() error {
 	minP, maxP := c.Media.ports()
 	if minP < 1024 || maxP > 65535 || maxP-minP < 3 {
 		return fmt.Errorf("%w: Media.PortMin/PortMax: %d-%d must lie within 1024-65535 and hold at least two port pairs", ErrConfig, minP, maxP)
+	}
+	if err := c.Media.Engine.Validate(); err != nil {
+		return fmt.Errorf("%w: Media.Engine: %v", ErrConfig, err)
 	}
 	if c.MaxCalls < 0 {
 		return fmt.Errorf("%w: MaxCalls: %d is negative", ErrConfig, c.MaxCalls)

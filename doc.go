@@ -34,14 +34,15 @@
 // state. Its life has three stages.
 //
 //   - Setup (call.go, run): the caller's INVITE is checked (numbers, session
-//     timer, offer), the media ports are taken, the other leg is dialled
-//     and its provisional responses relayed (early media is checked
-//     without committing either leg's offer/answer state), and the answer
-//     is committed on both legs and sent to the caller. While the callee
-//     rings, the early-dialog requests of both legs (a PRACK carrying the
-//     answer to byocp's offer in a reliable 183, an early UPDATE) reach
-//     the same goroutine through the outgoing INVITE's sip.EarlyHooks
-//     (early.go).
+//     timer, offer), the media ports are taken (and the Tap that
+//     Config.TapCall gives the call, if any, attached to its relay), the
+//     other leg is dialled and its provisional responses relayed (early
+//     media is checked without committing either leg's offer/answer
+//     state), and the answer is committed on both legs and sent to the
+//     caller. While the callee rings, the early-dialog requests of both
+//     legs (a PRACK carrying the answer to byocp's offer in a reliable
+//     183, an early UPDATE) reach the same goroutine through the outgoing
+//     INVITE's sip.EarlyHooks (early.go).
 //   - Established (engine.go, serve): an event loop selects on the
 //     in-dialog requests of both legs (sip's TakeRequests), the results of
 //     the requests it sent (posted back as events, so that only the loop
@@ -71,7 +72,9 @@
 //
 // Applications build a Config (or load one, as examples/sbc does from YAML),
 // call New and then Serve or Close. OnCallEnd delivers a CallRecord for
-// every call. The packages trunk/trunktest and peering/peeringtest provide a
-// fake carrier and a fake Zoom peer on loopback, in the spirit of
-// net/http/httptest, for tests of code built on byocp.
+// every call; TapCall, if set, gives a call a media.Tap through which a
+// recorder or a voice AI gets its audio, both directions, decrypted. The
+// packages trunk/trunktest and peering/peeringtest provide a fake carrier
+// and a fake Zoom peer on loopback, in the spirit of net/http/httptest,
+// for tests of code built on byocp.
 package byocp

@@ -72,6 +72,8 @@ loop:
 			c.onRequest(out, in, r)
 		case ev := <-c.events:
 			ev.apply()
+		case ev := <-c.relay.Events():
+			c.eventInfo(ev)
 		case <-timer.C:
 			if e, stop := c.onTick(time.Now()); stop {
 				end = e
@@ -173,8 +175,9 @@ func (c *call) onRequest(from, to *leg, r *sip.DialogRequest) {
 // (application/dtmf-relay or application/dtmf: digits and durations kept,
 // the body goes as it came) or on the leg's RelayInfo list, and answers it
 // with the other side's answer, mapped. Any other INFO is answered 200 on
-// its own leg. This is also where DTMF from SIP INFO will meet RFC 4733
-// events in the media, once the relay injects and detects them.
+// its own leg. A DTMF INFO from a side that signals DTMF with INFO
+// towards one that uses RFC 4733 is played into the media instead
+// (dtmf.go).
 func (c *call) relayInfo(from, to *leg, r *sip.DialogRequest) {
 	ct, _, _ := strings.Cut(r.ContentType, ";")
 	ct = strings.ToLower(strings.TrimSpace(ct))
@@ -182,6 +185,10 @@ func (c *call) relayInfo(from, to *leg, r *sip.DialogRequest) {
 		return strings.EqualFold(strings.TrimSpace(t), ct)
 	}) {
 		_ = r.Respond(200, "OK", nil)
+		return
+	}
+	if (ct == "application/dtmf-relay" || ct == "application/dtmf") && injectsDTMF(from, to) {
+		c.injectInfo(from, to, r, ct)
 		return
 	}
 	sipLeg, body, contentType := to.sip, r.Body, r.ContentType

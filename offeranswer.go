@@ -169,6 +169,15 @@ func (c *call) earlyMedia(res sip.Response) ([]byte, error) {
 	// The caller's leg first (its keys), then the callee's address: no
 	// packet may pass before both ends are keyed.
 	in := sdp.State{Remote: mediaAddr(c.inOffer), Direction: ours.Direction}
+	for _, f := range ours.Formats {
+		// byocp's number for each format it answered, and the caller's.
+		for _, g := range c.inOffer.Formats {
+			if strings.EqualFold(f.Name, g.Name) && f.ClockRate == g.ClockRate {
+				in.Codecs = append(in.Codecs, sdp.Codec{Format: g, LocalPT: f.PayloadType})
+				break
+			}
+		}
+	}
 	if len(ours.Crypto) == 1 && len(c.inOffer.Crypto) == 1 {
 		in.Suite, in.LocalKey, in.RemoteKey = ours.Crypto[0].Suite, ours.Crypto[0].KeySalt, c.inOffer.Crypto[0].KeySalt
 	}
@@ -279,6 +288,7 @@ func (c *call) relayConfig(zoom bool, st sdp.State) media.LegConfig {
 		remote = netip.AddrPort{} // legacy hold: send nothing
 	}
 	lc := c.legConfig(zoom, remote)
+	lc.Formats = relayFormats(st.Codecs)
 	if st.Suite != "" {
 		lc.SRTP = &media.SRTPConfig{Suite: string(st.Suite), LocalKey: st.LocalKey, RemoteKey: st.RemoteKey}
 	}
@@ -291,12 +301,24 @@ func (c *call) relayConfig(zoom bool, st sdp.State) media.LegConfig {
 // is protected by SRTP authentication instead, and Zoom's media address
 // differs from its signalling address.
 func (c *call) legConfig(zoom bool, remote netip.AddrPort) media.LegConfig {
-	lc := media.LegConfig{Remote: remote}
+	lc := media.LegConfig{Remote: remote, Latch: c.b.peering.MediaLatch(), DTMF: c.b.peering.DTMFMode()}
 	if !zoom {
 		lc.RestrictSources = true
 		lc.SourceNetworks = c.b.trunk.MediaNetworks()
+		lc.Latch = c.b.trunk.MediaLatch()
+		lc.DTMF = c.b.trunk.DTMFMode()
 	}
 	return lc
+}
+
+// relayFormats are the formats a leg agreed, as the relay renumbers
+// payload types between the legs and times jitter with them.
+func relayFormats(codecs []sdp.Codec) []media.Format {
+	out := make([]media.Format, 0, len(codecs))
+	for _, c := range codecs {
+		out = append(out, media.Format{Name: c.Name, ClockRate: c.ClockRate, RecvPT: c.LocalPT, SendPT: c.PayloadType})
+	}
+	return out
 }
 
 // applyRelay points the relay at what both legs have negotiated.

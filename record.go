@@ -45,8 +45,17 @@ type CallRecord struct {
 	// UDPTL counts T.38 fax datagrams per direction (AtoB is
 	// carrier->Zoom) on a call that relays T.38; zero otherwise.
 	UDPTL media.UDPTLStats
-	// Media counts packets per direction; AtoB is carrier->Zoom.
+	// Media counts packets per direction, with their loss and jitter;
+	// AtoB is carrier->Zoom.
 	Media media.Stats
+	// MOSCarrierToZoom and MOSZoomToCarrier estimate each direction's
+	// listening quality (1 to 4.5) from its codec, loss and jitter with a
+	// simplified E-model (media.MOS); 0 for a direction without media.
+	MOSCarrierToZoom, MOSZoomToCarrier float64
+	// Tap counts the packets of the call's tap (Config.TapCall) when the
+	// call ended: Queued and Dropped are final, Delivered is what its
+	// reader had read by then. Zero without a tap.
+	Tap media.TapStats
 }
 
 // SetupTime is the time from INVITE to answer; 0 if never answered.

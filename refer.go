@@ -243,6 +243,7 @@ func (c *call) transferPlaced(tr *transfer, legSDP *sdp.Leg, err error) {
 	}
 	c.log.Info("transfer connected", "target_call_id", placed.CallID())
 	c.rec.Transferred = true
+	c.publish()
 	if c.offer == nil {
 		c.reoffer(tr.other, m)
 	} else {

@@ -9,6 +9,9 @@ var (
 	// ErrNoPorts is returned by PortPool.Allocate when every port pair in
 	// the range is allocated or refused by the operating system.
 	ErrNoPorts = errors.New("media: no free media ports")
+	// ErrBadEngine is returned by Engine.Validate and NewPortPoolEngine
+	// for a negative Workers or a PollWindow out of range.
+	ErrBadEngine = errors.New("media: bad engine")
 	// ErrUnsupportedSuite is returned by Relay.SetLeg for an SRTP crypto
 	// suite name it does not know.
 	ErrUnsupportedSuite = errors.New("media: unsupported SRTP crypto suite")
@@ -31,4 +34,11 @@ var (
 	// 3711 section 9); a key is kept by passing it unchanged, with the
 	// same suite, in every SetLeg of its side.
 	ErrKeyReused = errors.New("media: SRTP local key used before")
+	// ErrNoRemote is returned by InjectDTMF while the leg's remote
+	// address is not known.
+	ErrNoRemote = errors.New("media: remote not known")
+	// ErrClosed is returned by InjectDTMF once the Relay is closed.
+	ErrClosed = errors.New("media: relay closed")
+	// ErrBadLatch is returned by Relay.SetLeg for an unknown Latch policy.
+	ErrBadLatch = errors.New("media: unknown latch policy")
 )

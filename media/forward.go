@@ -3,6 +3,7 @@ package media
 import (
 	"encoding/binary"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,10 +32,23 @@ type pipe struct {
 
 	hdr     rtp.Header
 	buf     []byte // receive buffer
-	plain   []byte // decrypt output
-	cipher  []byte // encrypt output
+	plain   []byte // decrypt output; made on first use (an SRTP ingress)
+	cipher  []byte // encrypt output; made on first use (an SRTP egress)
 	payload int    // payload bytes of the last packet transform accepted
 	ssrcs   ssrcTable
+	pts     atomic.Pointer[ptTable] // payload-type mapping and clock rates; nil = none
+	quality seqTracker
+	// DTMF (dtmf.go): the stream forwarded last, events reported, and
+	// events injected into it. mu serialises forward with the injector.
+	mu        sync.Mutex
+	side      Side // the ingress side
+	stream    streamState
+	events    chan<- Event
+	injectMu  sync.Mutex // one injected event at a time
+	injectBuf [16]byte
+	injectOut []byte
+	injectHdr rtp.Header
+	tap       atomic.Pointer[tapFeed] // set by Relay.SetTap; nil = no tap
 }
 
 func newPipe(in, out *Port, ingress, egress *atomic.Pointer[legState], start time.Time) *pipe {
@@ -46,9 +60,7 @@ func newPipe(in, out *Port, ingress, egress *atomic.Pointer[legState], start tim
 			CSRC:       make([]uint32, 0, 15),
 			Extensions: make([]rtp.Extension, 0, 16),
 		},
-		buf:    make([]byte, bufSize),
-		plain:  make([]byte, bufSize+maxOverhead),
-		cipher: make([]byte, bufSize+maxOverhead),
+		injectOut: make([]byte, 16+maxOverhead),
 	}
 }
 
@@ -57,6 +69,8 @@ func newPipe(in, out *Port, ingress, egress *atomic.Pointer[legState], start tim
 // sees the outcome of all n datagrams.
 func (p *pipe) forward(pkt []byte, from netip.AddrPort) {
 	defer p.stats.received.Add(1)
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	out, to, ok := p.transform(pkt, from)
 	if !ok {
 		return
@@ -81,9 +95,18 @@ func (p *pipe) forward(pkt []byte, from netip.AddrPort) {
 // of the pipe's buffers; it is valid until the next call.
 func (p *pipe) transform(pkt []byte, from netip.AddrPort) (out []byte, to netip.AddrPort, ok bool) {
 	in, eg := p.ingress.Load(), p.egress.Load()
-	if in != nil && !in.allows(from.Addr()) {
-		p.stats.wrongSource.Add(1)
-		return nil, to, false
+	relatch := false
+	if in != nil {
+		ok := true
+		if in.latch != nil {
+			ok, relatch = in.checkLatch(from)
+		} else {
+			ok = in.allows(from.Addr())
+		}
+		if !ok {
+			p.stats.wrongSource.Add(1)
+			return nil, to, false
+		}
 	}
 	hl := rtpHeaderLen(pkt)
 	if hl < 0 || len(pkt) >= bufSize { // a full buffer may be truncated
@@ -104,7 +127,7 @@ func (p *pipe) transform(pkt []byte, from netip.AddrPort) (out []byte, to netip.
 				return nil, to, false
 			}
 			var err error
-			if plain, err = s.dec.DecryptRTP(p.plain, pkt, &p.hdr); err != nil {
+			if plain, err = s.dec.DecryptRTP(lazyBuf(&p.plain), pkt, &p.hdr); err != nil {
 				p.stats.authFailed.Add(1)
 				return nil, to, false
 			}
@@ -114,17 +137,39 @@ func (p *pipe) transform(pkt []byte, from netip.AddrPort) (out []byte, to netip.
 	now := p.clock()
 	p.now = now
 	p.stats.lastRTP.mark(now)
-	if eg == nil || !eg.remote.IsValid() || p.out == nil {
+	if relatch {
+		in.latch.latch(from)
+		p.stats.relatched.Add(1)
+	}
+	ssrc, seq := binary.BigEndian.Uint32(plain[8:]), binary.BigEndian.Uint16(plain[2:])
+	pts := p.pts.Load()
+	var rate uint32
+	if pts != nil {
+		rate = pts.rate[plain[1]&0x7f]
+	}
+	p.quality.track(ssrc, seq, binary.BigEndian.Uint32(plain[4:]), rate, now)
+	to = eg.destination()
+	if !to.IsValid() || p.out == nil {
 		p.stats.noRemote.Add(1)
 		return nil, to, false
 	}
 	// Only now, after authentication, may an SSRC take a slot.
-	ssrc, seq := binary.BigEndian.Uint32(plain[8:]), binary.BigEndian.Uint16(plain[2:])
 	i, known := p.ssrcs.find(ssrc, now, limit)
 	if i < 0 {
 		p.stats.tooManySSRCs.Add(1)
 		return nil, to, false
 	}
+	if pts != nil {
+		if eg.dtmf == DTMFInfo && pts.event[plain[1]&0x7f] {
+			// The egress peer takes DTMF as SIP INFO: the event is
+			// reported, not sent (dtmf.go).
+			p.stats.dtmfWithheld.Add(1)
+			p.reportEvent(plain[hl:], ssrc, binary.BigEndian.Uint32(plain[4:]), rate)
+			return nil, to, false
+		}
+		pts.remap(plain) // a buffer of the pipe's: the receive or decrypt buffer
+	}
+	seq = p.continuity(plain, ssrc, seq, now)
 	out = plain
 	if eg.srtp != nil {
 		e := eg.srtp.enc
@@ -146,15 +191,18 @@ func (p *pipe) transform(pkt []byte, from netip.AddrPort) (out []byte, to netip.
 		// rtpHeaderLen refuses or after 2^48 packets, so its rollover
 		// estimate and the encoder's do not drift apart.
 		var err error
-		if out, err = e.ctx.EncryptRTP(p.cipher, plain, &p.hdr); err != nil {
+		if out, err = e.ctx.EncryptRTP(lazyBuf(&p.cipher), plain, &p.hdr); err != nil {
 			p.stats.sendFailed.Add(1)
 			return nil, to, false
 		}
 	} else {
 		p.ssrcs.touch(i, ssrc, now)
 	}
+	if f := p.tap.Load(); f != nil { // the plain packet, about to be sent
+		f.offer(plain, p.start.Add(now))
+	}
 	p.payload = len(plain) - hl
-	return out, eg.remote, true
+	return out, to, true
 }
 
 // rtpHeaderLen returns the length of the RTP header at the start of buf,
@@ -213,4 +261,24 @@ func rtpHeaderLen(buf []byte) int {
 		i += size
 	}
 	return end
+}
+
+// lazyBuf returns *b, made on first use: a pipe needs a decrypt buffer
+// only when its ingress is SRTP and an encrypt buffer only when its
+// egress is, so a call between a plain and an SRTP leg holds one of each,
+// not two of both.
+func lazyBuf(b *[]byte) []byte {
+	if *b == nil {
+		*b = make([]byte, bufSize+maxOverhead)
+	}
+	return *b
+}
+
+// lazyRecvBuf returns *b, made on first use: only a pump goroutine reads
+// into a pipe's own buffer.
+func lazyRecvBuf(b *[]byte) []byte {
+	if *b == nil {
+		*b = make([]byte, bufSize)
+	}
+	return *b
 }

@@ -53,10 +53,14 @@ func freeRange(t testing.TB, ip netip.Addr, pairs int) int {
 	return 0
 }
 
+// testEngine is the Engine of the pools newPool makes: TestEngine runs
+// the relay tests again with one.
+var testEngine Engine
+
 func newPool(t testing.TB, ip netip.Addr, pairs int) (*PortPool, int) {
 	t.Helper()
 	base := freeRange(t, ip, pairs)
-	pool, err := NewPortPool(ip, base, base+2*pairs-1)
+	pool, err := NewPortPoolEngine(ip, base, base+2*pairs-1, testEngine)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,6 +60,24 @@ type LegConfig struct {
 	// SSRC (a carrier re-route) keeps working. 0 (or less) means
 	// DefaultMaxSSRCs; values above MaxSSRCsLimit mean MaxSSRCsLimit.
 	MaxSSRCs int
+	// Latch is the leg's symmetric-RTP policy; with a policy other than
+	// LatchOff it replaces RestrictSources (see Latch). The latched source
+	// is kept across SetLeg calls with the same Remote and policy.
+	Latch Latch
+	// RemoteRTCP is where RTCP for this leg is sent when the peer's SDP
+	// names an RTCP port (a=rtcp, RFC 3605); the zero value means the port
+	// after the RTP destination's.
+	RemoteRTCP netip.AddrPort
+	// DTMF is how the leg's peer signals DTMF: DTMFPass (RFC 4733 in the
+	// media, the zero value) or DTMFInfo (SIP INFO; see Relay.Events and
+	// Relay.InjectDTMF).
+	DTMF DTMFMode
+	// Formats are the payload formats agreed on the leg. The relay
+	// renumbers packets between legs by them (a format both legs agreed
+	// on gets the payload type the receiving peer expects; any other
+	// payload type passes unchanged) and measures jitter in their clock
+	// rate. Nil renumbers nothing.
+	Formats []Format
 }
 
 // legState is the immutable configuration of one leg, swapped atomically
@@ -67,16 +85,20 @@ type LegConfig struct {
 // used by one goroutine only: dec by the leg's own reader, enc by the
 // other leg's reader.
 type legState struct {
-	remote   netip.AddrPort // invalid = not known
-	srtp     *srtpLeg       // nil = plain RTP
-	restrict bool           // RestrictSources
-	remoteIP netip.Addr     // remote's address without zone; invalid = not known
-	nets     []netip.Prefix // SourceNetworks, masked, IPv4-mapped ones as IPv4
-	maxSSRCs int            // 1..MaxSSRCsLimit
+	remote     netip.AddrPort // invalid = not known
+	srtp       *srtpLeg       // nil = plain RTP
+	restrict   bool           // RestrictSources
+	remoteIP   netip.Addr     // remote's address without zone; invalid = not known
+	nets       []netip.Prefix // SourceNetworks, masked, IPv4-mapped ones as IPv4
+	maxSSRCs   int            // 1..MaxSSRCsLimit
+	latch      *latchState    // nil with LatchOff
+	formats    []Format
+	remoteRTCP netip.AddrPort // invalid = RTP destination's port + 1
+	dtmf       DTMFMode
 }
 
 func newLegState(cfg LegConfig, old *legState, local netip.Addr) (*legState, error) {
-	s := &legState{restrict: cfg.RestrictSources, maxSSRCs: DefaultMaxSSRCs}
+	s := &legState{restrict: cfg.RestrictSources, maxSSRCs: DefaultMaxSSRCs, formats: slices.Clone(cfg.Formats), dtmf: cfg.DTMF}
 	if cfg.Remote.IsValid() && cfg.Remote.Port() != 0 {
 		remote := netip.AddrPortFrom(cfg.Remote.Addr().Unmap(), cfg.Remote.Port())
 		if local.IsValid() && local != netip.IPv6Unspecified() && remote.Addr().Is4() != local.Is4() {
@@ -84,6 +106,9 @@ func newLegState(cfg LegConfig, old *legState, local netip.Addr) (*legState, err
 		}
 		s.remote = remote
 		s.remoteIP = remote.Addr().WithZone("")
+	}
+	if cfg.RemoteRTCP.IsValid() && cfg.RemoteRTCP.Port() != 0 {
+		s.remoteRTCP = netip.AddrPortFrom(cfg.RemoteRTCP.Addr().Unmap(), cfg.RemoteRTCP.Port())
 	}
 	for _, n := range cfg.SourceNetworks {
 		if !n.IsValid() {
@@ -102,6 +127,15 @@ func newLegState(cfg LegConfig, old *legState, local netip.Addr) (*legState, err
 	case cfg.MaxSSRCs > 0:
 		s.maxSSRCs = cfg.MaxSSRCs
 	}
+	switch {
+	case cfg.Latch == LatchOff:
+	case old != nil && old.latch != nil && old.latch.policy == cfg.Latch && old.remote == s.remote:
+		s.latch = old.latch // the same peer media: the latch holds
+	case cfg.Latch == LatchSignalled || cfg.Latch == LatchAny:
+		s.latch = &latchState{policy: cfg.Latch}
+	default:
+		return nil, fmt.Errorf("%w: %d", ErrBadLatch, int(cfg.Latch))
+	}
 	if cfg.SRTP != nil {
 		var oldSRTP *srtpLeg
 		if old != nil {
@@ -118,9 +152,12 @@ func newLegState(cfg LegConfig, old *legState, local netip.Addr) (*legState, err
 // allows reports whether a packet from ip may enter the leg. It does not
 // allocate.
 func (s *legState) allows(ip netip.Addr) bool {
-	if !s.restrict {
-		return true
-	}
+	return !s.restrict || s.signalled(ip)
+}
+
+// signalled reports whether ip is the address of the leg's Remote or in
+// its SourceNetworks. It does not allocate.
+func (s *legState) signalled(ip netip.Addr) bool {
 	ip = ip.Unmap().WithZone("")
 	if s.remoteIP.IsValid() && ip == s.remoteIP {
 		return true
@@ -131,4 +168,30 @@ func (s *legState) allows(ip netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// destination is where the leg's packets go: the latched source, else
+// Remote; the zero AddrPort when neither is known. It does not allocate.
+func (s *legState) destination() netip.AddrPort {
+	if s == nil {
+		return netip.AddrPort{}
+	}
+	if a := s.latch.latched(); a.IsValid() {
+		return a
+	}
+	return s.remote
+}
+
+func formatsOf(s *legState) []Format {
+	if s == nil {
+		return nil
+	}
+	return s.formats
+}
+
+func (s *legState) latchPolicy() Latch {
+	if s.latch == nil {
+		return LatchOff
+	}
+	return s.latch.policy
 }

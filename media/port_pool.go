@@ -14,7 +14,8 @@ import (
 type PortPool struct {
 	ip      netip.Addr
 	network string
-	first   int // lowest even RTP port in the range
+	first   int     // lowest even RTP port in the range
+	engine  *engine // runs the relays on the pool's ports; nil: one goroutine per direction
 
 	mu    sync.Mutex
 	used  []bool // indexed by (port-first)/2
@@ -66,11 +67,11 @@ func (p *PortPool) Allocate() (*Port, error) {
 			continue
 		}
 		number := p.first + 2*slot
-		rtp, err := p.listen(number)
+		rtp, err := p.listenRTP(number)
 		if err != nil {
 			continue
 		}
-		rtcp, err := p.listen(number + 1)
+		rtcp, err := p.listenRTP(number + 1)
 		if err != nil {
 			_ = rtp.Close()
 			continue
@@ -94,6 +95,15 @@ func (p *PortPool) listen(port int) (*net.UDPConn, error) {
 	return net.ListenUDP(p.network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.ip, uint16(port))))
 }
 
+// listenRTP binds a media socket (RTP or RTCP): on the pool's engine if
+// it has one.
+func (p *PortPool) listenRTP(port int) (udpConn, error) {
+	if p.engine != nil {
+		return p.engine.listen(p.network, netip.AddrPortFrom(p.ip, uint16(port)))
+	}
+	return p.listen(port)
+}
+
 func (p *PortPool) release(number int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -109,8 +119,8 @@ func (p *PortPool) release(number int) {
 type Port struct {
 	pool   *PortPool
 	number int
-	rtp    *net.UDPConn
-	rtcp   *net.UDPConn
+	rtp    udpConn
+	rtcp   udpConn
 
 	closeOnce sync.Once
 	closeErr  error
@@ -132,6 +142,14 @@ func (p *Port) Close() error {
 		p.pool.release(p.number)
 	})
 	return p.closeErr
+}
+
+// udpConn is a Port's RTP socket as the relays write to it: a
+// *net.UDPConn, which a pump goroutine reads, or on a pool with an engine
+// a *socket, which a worker reads.
+type udpConn interface {
+	WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
+	Close() error
 }
 
 // String returns the bound RTP address.

@@ -17,10 +17,12 @@ import (
 type Relay struct {
 	ports  [2]*Port
 	legs   [2]atomic.Pointer[legState]
-	pipes  [2]*pipe // indexed by ingress side
+	pipes  [2]*pipe     // indexed by ingress side
+	rtcp   [2]*rtcpPipe // the same for RTCP
+	events chan Event   // DTMF events for legs with DTMFInfo
 	logger *slog.Logger
 
-	setMu    sync.Mutex          // serialises SetLeg
+	setMu    sync.Mutex          // serialises SetLeg and SetTap
 	usedKeys [][sha256.Size]byte // SHA-256 of every LocalKey given an encrypt context; guarded by setMu
 
 	pump pump
@@ -39,6 +41,11 @@ func NewRelay(a, b *Port, logger *slog.Logger) *Relay {
 	start := time.Now()
 	r.pipes[SideA] = newPipe(a, b, &r.legs[SideA], &r.legs[SideB], start)
 	r.pipes[SideB] = newPipe(b, a, &r.legs[SideB], &r.legs[SideA], start)
+	r.events = make(chan Event, 16)
+	r.pipes[SideA].side, r.pipes[SideB].side = SideA, SideB
+	r.pipes[SideA].events, r.pipes[SideB].events = r.events, r.events
+	r.rtcp[SideA] = newRTCPPipe(a, b, &r.legs[SideA], &r.legs[SideB], start)
+	r.rtcp[SideB] = newRTCPPipe(b, a, &r.legs[SideB], &r.legs[SideA], start)
 	return r
 }
 
@@ -76,18 +83,24 @@ func (r *Relay) SetLeg(side Side, cfg LegConfig) error {
 		r.usedKeys = append(r.usedKeys, sum)
 	}
 	r.legs[side].Store(st)
+	// Both directions' payload-type mappings depend on both legs.
+	a, b := r.legs[SideA].Load(), r.legs[SideB].Load()
+	r.pipes[SideA].pts.Store(newPTTable(formatsOf(a), formatsOf(b)))
+	r.pipes[SideB].pts.Store(newPTTable(formatsOf(b), formatsOf(a)))
 	suite := "none"
 	if st.srtp != nil {
 		suite = st.srtp.suite
 	}
 	r.logger.Debug("media leg configured", "side", side.String(), "remote", st.remote,
 		"srtp", suite, "remoteKey", st.srtp != nil && st.srtp.dec != nil,
-		"restrictSources", st.restrict, "sourceNetworks", len(st.nets), "maxSSRCs", st.maxSSRCs)
+		"restrictSources", st.restrict, "sourceNetworks", len(st.nets), "maxSSRCs", st.maxSSRCs,
+		"latch", st.latchPolicy().String(), "formats", len(st.formats))
 	return nil
 }
 
-// Start launches exactly one reader goroutine per side. Each reads
-// datagrams from its side's RTP socket; drops, counting them, datagrams
+// Start starts exactly one reader per side: a goroutine of its own, or on
+// a pool with an Engine the worker that serves the side's socket. Each
+// reads datagrams from its side's RTP socket; drops, counting them, datagrams
 // from sources its side does not accept, what is not RTP (shorter than 12
 // bytes, version != 2, bad header), SRTP packets that fail authentication,
 // packets of SSRCs beyond the limits and, towards an SRTP side, packets
@@ -95,13 +108,18 @@ func (r *Relay) SetLeg(side Side, cfg LegConfig) error {
 // encrypts if the other side is SRTP; and writes to the other side's
 // remote from the other side's socket. Start after Start or Close does
 // nothing.
-func (r *Relay) Start() { r.pump.start([2]stream{r.pipes[SideA], r.pipes[SideB]}) }
+func (r *Relay) Start() {
+	r.pump.start(r.pipes[SideA], r.pipes[SideB], r.rtcp[SideA], r.rtcp[SideB])
+}
 
-// Close stops both reader goroutines by closing the ports' sockets, waits
-// for them, and returns the port numbers to their pool. It is idempotent
-// and safe to call concurrently with Start and SetLeg.
+// Close stops both readers and waits for them (a side on an engine is
+// taken off its worker before its socket closes), closes the ports'
+// sockets and returns the port numbers to their pool. It closes the Tap
+// attached with SetTap, if any. It is idempotent and safe to call
+// concurrently with Start, SetLeg and SetTap.
 func (r *Relay) Close() error {
 	return r.pump.close(func() {
+		r.closeTap()
 		st := r.Stats()
 		r.logger.Debug("media relay closed", "atob", st.AtoB, "btoa", st.BtoA)
 	})
@@ -117,9 +135,37 @@ func (r *Relay) Close() error {
 // from the answer while a LastRTP is still zero.
 func (r *Relay) Stats() Stats {
 	a, b := r.pipes[SideA], r.pipes[SideB]
-	return Stats{AtoB: a.stats.snapshot(a.start), BtoA: b.stats.snapshot(b.start)}
+	st := Stats{AtoB: a.stats.snapshot(a.start), BtoA: b.stats.snapshot(b.start)}
+	st.AtoB.Quality, st.BtoA.Quality = a.quality.snapshot(), b.quality.snapshot()
+	st.AtoB.RTCP, st.BtoA.RTCP = r.rtcp[SideA].stats.snapshot(), r.rtcp[SideB].stats.snapshot()
+	return st
 }
 
-func (p *pipe) input() *Port   { return p.in }
-func (p *pipe) buffer() []byte { return p.buf }
+// Events delivers the DTMF digits sent as RFC 4733 events towards a leg
+// whose peer uses SIP INFO (DTMFInfo), once each, when they end. Reports
+// nobody reads are dropped and counted (DirectionStats.DTMFDropped).
+func (r *Relay) Events() <-chan Event { return r.events }
+
+// Latched is the source side's leg latched on (see Latch), the zero
+// AddrPort while it has none or latching is off.
+func (r *Relay) Latched(side Side) netip.AddrPort {
+	if side != SideA && side != SideB {
+		return netip.AddrPort{}
+	}
+	if st := r.legs[side].Load(); st != nil {
+		return st.latch.latched()
+	}
+	return netip.AddrPort{}
+}
+
+func (p *pipe) socket() udpConn {
+	if p.in == nil {
+		return nil
+	}
+	return p.in.rtp
+}
+
+// buffer is the receive buffer of the pipe's reader goroutine, made when
+// that goroutine starts; on an engine the worker reads into its own.
+func (p *pipe) buffer() []byte { return lazyRecvBuf(&p.buf) }
 func (p *pipe) notePanic()     { p.stats.panics.Add(1) }

@@ -25,6 +25,7 @@ func TestRelayPlain(t *testing.T) {
 			c := newCall(t, ip)
 			c.configure(t, "")
 			c.exchange(t, 50)
+			waitCounted(t, c.relay, 50)
 			st := c.relay.Stats()
 			if st.AtoB.Forwarded != 50 || st.BtoA.Forwarded != 50 || st.AtoB.Bytes != 50*mediapeer.PayloadSize {
 				t.Fatalf("stats %+v", st)
@@ -39,6 +40,7 @@ func TestRelaySRTP(t *testing.T) {
 			c := newCall(t, loop4)
 			c.configure(t, suite)
 			c.exchange(t, 50)
+			waitCounted(t, c.relay, 50)
 			st := c.relay.Stats()
 			for _, d := range []DirectionStats{st.AtoB, st.BtoA} {
 				if d.Received != 50 || d.Forwarded != 50 || d.Bytes != 50*mediapeer.PayloadSize {
@@ -95,6 +97,10 @@ func TestRelayNoRemote(t *testing.T) {
 	must(t, c.relay.SetLeg(SideB, LegConfig{Remote: c.zoom.Addr(), SRTP: &SRTPConfig{Suite: suite, LocalKey: ours, RemoteKey: theirs}}))
 	before = time.Now()
 	c.exchange(t, 20)
+	waitFor(t, "relay counters", func() bool {
+		st := c.relay.Stats()
+		return st.AtoB.Forwarded >= 20 && st.BtoA.Forwarded >= 20
+	})
 	after := time.Now()
 	st = c.relay.Stats()
 	if st.AtoB.Forwarded != 20 || st.BtoA.Forwarded != 20 || c.carrier.Stats().Received != 20 {
@@ -584,4 +590,14 @@ func TestRelayRecoversFromPanic(t *testing.T) {
 	waitFor(t, "panics counted", func() bool { return c.relay.Stats().AtoB.Panics == 3 })
 	c.relay.legs[SideB].Store(good)
 	c.exchange(t, 20)
+}
+
+// waitCounted waits until the relay has counted n received datagrams each
+// way: a peer may read a packet before the relay's reader has counted it.
+func waitCounted(t *testing.T, r *Relay, n uint64) {
+	t.Helper()
+	waitFor(t, "relay counters", func() bool {
+		st := r.Stats()
+		return st.AtoB.Received >= n && st.BtoA.Received >= n
+	})
 }

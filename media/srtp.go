@@ -55,6 +55,10 @@ type srtpLeg struct {
 	enc       *encoder      // protects packets sent on the leg (LocalKey)
 	dec       *srtp.Context // unprotects packets received on the leg (RemoteKey); nil until known
 	overhead  int           // authentication tag bytes after the payload
+	// rtcpDec unprotects SRTCP received on the leg (RemoteKey), used by
+	// the leg's RTCP reader only; created and kept with dec.
+	rtcpDec      *srtp.Context
+	rtcpOverhead int // SRTCP tag bytes
 }
 
 // keepsEncoder reports whether a leg configured with cfg keeps l's
@@ -82,12 +86,14 @@ func newSRTPLeg(cfg *SRTPConfig, old *srtpLeg) (*srtpLeg, error) {
 		return nil, fmt.Errorf("%w: remote key is %d bytes, %s needs %d", ErrBadKey, len(cfg.RemoteKey), cfg.Suite, keyLen+saltLen)
 	}
 	tag, _ := profile.AuthTagRTPLen()
+	rtcpTag, _ := profile.AuthTagRTCPLen()
 	aeadTag, _ := profile.AEADAuthTagLen()
 	l := &srtpLeg{
-		suite:     cfg.Suite,
-		localKey:  bytes.Clone(cfg.LocalKey),
-		remoteKey: bytes.Clone(cfg.RemoteKey),
-		overhead:  tag + aeadTag,
+		suite:        cfg.Suite,
+		localKey:     bytes.Clone(cfg.LocalKey),
+		remoteKey:    bytes.Clone(cfg.RemoteKey),
+		overhead:     tag + aeadTag,
+		rtcpOverhead: rtcpTag + aeadTag,
 	}
 	if old.keepsEncoder(cfg) {
 		l.enc = old.enc
@@ -96,19 +102,32 @@ func newSRTPLeg(cfg *SRTPConfig, old *srtpLeg) (*srtpLeg, error) {
 		if err != nil {
 			return nil, fmt.Errorf("media: local SRTP context: %w", err)
 		}
+		// SRTCP gets a context of its own, used by the other leg's RTCP
+		// reader only; it lives exactly as long as the key's SRTP one, so
+		// no SRTCP index is ever encrypted twice with the key either.
+		rtcpCtx, err := srtp.CreateContext(cfg.LocalKey[:keyLen], cfg.LocalKey[keyLen:], profile)
+		if err != nil {
+			return nil, fmt.Errorf("media: local SRTCP context: %w", err)
+		}
 		l.enc = newEncoder(ctx)
+		l.enc.rtcp = rtcpCtx
 	}
 	sameSuite := old != nil && old.suite == cfg.Suite
 	var err error
 	switch {
 	case cfg.RemoteKey == nil:
 	case sameSuite && old.dec != nil && bytes.Equal(old.remoteKey, cfg.RemoteKey):
-		l.dec = old.dec
+		l.dec, l.rtcpDec = old.dec, old.rtcpDec
 	default:
 		l.dec, err = srtp.CreateContext(cfg.RemoteKey[:keyLen], cfg.RemoteKey[keyLen:], profile,
 			srtp.SRTPReplayProtection(replayWindow))
 		if err != nil {
 			return nil, fmt.Errorf("media: remote SRTP context: %w", err)
+		}
+		l.rtcpDec, err = srtp.CreateContext(cfg.RemoteKey[:keyLen], cfg.RemoteKey[keyLen:], profile,
+			srtp.SRTCPReplayProtection(replayWindow))
+		if err != nil {
+			return nil, fmt.Errorf("media: remote SRTCP context: %w", err)
 		}
 	}
 	return l, nil

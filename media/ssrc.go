@@ -12,7 +12,7 @@ const (
 	// LegConfig.MaxSSRCs is 0.
 	DefaultMaxSSRCs = 8
 	// MaxSSRCsLimit is the largest LegConfig.MaxSSRCs; the table of
-	// SSRCs a leg relays from is a fixed array of this size.
+	// SSRCs a leg relays from grows up to this size.
 	MaxSSRCsLimit = 64
 	// SSRCsPerKey is how many distinct SSRCs one SRTP LocalKey encrypts
 	// in the life of a Relay. The index of every SSRC it encrypted is
@@ -43,16 +43,18 @@ type ssrcSlot struct {
 // ssrcTable is the set of SSRCs a pipe relays from. It is a fixed array
 // owned by the pipe's reader goroutine: it never grows or allocates.
 type ssrcTable struct {
-	slots [MaxSSRCsLimit]ssrcSlot
-	hint  int // slot of the last packet
+	slots []ssrcSlot // grows to the most SSRCs seen at once, MaxSSRCsLimit at most
+	hint  int        // slot of the last packet
 }
 
 // find returns the slot of ssrc (found == true), or a free slot it may
 // claim, or -1 if limit SSRCs that were relayed within SSRCIdle before now
 // hold slots. Slots idle for SSRCIdle are freed as a side effect.
 func (t *ssrcTable) find(ssrc uint32, now time.Duration, limit int) (slot int, found bool) {
-	if s := &t.slots[t.hint]; s.used && s.ssrc == ssrc {
-		return t.hint, true
+	if t.hint < len(t.slots) {
+		if s := &t.slots[t.hint]; s.used && s.ssrc == ssrc {
+			return t.hint, true
+		}
 	}
 	free, live := -1, 0
 	for i := range t.slots {
@@ -75,12 +77,21 @@ func (t *ssrcTable) find(ssrc uint32, now time.Duration, limit int) (slot int, f
 	if live >= limit {
 		return -1, false
 	}
+	if free < 0 {
+		if len(t.slots) == MaxSSRCsLimit {
+			return -1, false
+		}
+		free = len(t.slots) // touch appends it
+	}
 	return free, false
 }
 
 // touch records that a packet of ssrc was relayed through slot at now,
 // claiming the slot if ssrc does not hold it yet.
 func (t *ssrcTable) touch(slot int, ssrc uint32, now time.Duration) *ssrcSlot {
+	if slot == len(t.slots) {
+		t.slots = append(t.slots, ssrcSlot{}) // a new SSRC: allocates only while the table grows
+	}
 	s := &t.slots[slot]
 	if !s.used || s.ssrc != ssrc {
 		*s = ssrcSlot{ssrc: ssrc, used: true}
@@ -102,9 +113,10 @@ var encoderIDs atomic.Uint64
 // context.
 type encoder struct {
 	ctx     *srtp.Context
+	rtcp    *srtp.Context // SRTCP with the same key, for the RTCP reader
 	id      uint64
-	n       int // streams in use
-	streams [SSRCsPerKey]sentIndex
+	n       int         // streams in use
+	streams []sentIndex // grows with the SSRCs encrypted, SSRCsPerKey at most
 }
 
 func newEncoder(ctx *srtp.Context) *encoder {
@@ -119,7 +131,7 @@ func (e *encoder) lookup(ssrc uint32) int {
 			return i
 		}
 	}
-	if e.n == len(e.streams) {
+	if e.n == SSRCsPerKey {
 		return -1
 	}
 	return e.n
@@ -130,7 +142,7 @@ func (e *encoder) lookup(ssrc uint32) int {
 func (e *encoder) admit(i int, ssrc uint32, seq uint16) bool {
 	if i == e.n {
 		// pion starts a new SSRC at ROC 0: its first index is seq.
-		e.streams[i] = sentIndex{ssrc: ssrc, high: uint64(seq), window: 1}
+		e.streams = append(e.streams, sentIndex{ssrc: ssrc, high: uint64(seq), window: 1})
 		e.n++
 		return true
 	}

@@ -36,6 +36,17 @@ type DirectionStats struct {
 	SendFailed   uint64 // dropped: encryption failed or the egress socket refused the write
 	Bytes        uint64 // payload bytes forwarded (after the RTP header, before any SRTP tag)
 	Panics       uint64 // datagrams whose handling panicked; recovered, the reader kept serving (also counted in Received)
+	Relatched    uint64 // times the ingress leg latched on a source, the first included (see Latch)
+	DTMFWithheld uint64 // dropped: RFC 4733 event packets not sent because the egress leg uses DTMFInfo
+	DTMFEvents   uint64 // of those events, the digits reported on Relay.Events (once each)
+	DTMFDropped  uint64 // of those, reports dropped because nobody read Relay.Events
+	DTMFInjected uint64 // event packets InjectDTMF sent in this direction
+
+	// Quality is the ingress leg's loss and jitter, measured on every
+	// valid packet.
+	Quality Quality
+	// RTCP counts the direction's RTCP datagrams.
+	RTCP RTCPStats
 
 	// LastRTP is when the ingress leg last sent valid RTP: a packet that
 	// passed the checks of WrongSource, NotRTP and AuthFailed (on an SRTP
@@ -62,7 +73,8 @@ const stampResolution = 100 * time.Millisecond
 // counters is the live, atomic form of DirectionStats.
 type counters struct {
 	received, forwarded, wrongSource, notRTP, authFailed, noRemote atomic.Uint64
-	tooManySSRCs, duplicate, sendFailed, bytes, panics             atomic.Uint64
+	tooManySSRCs, duplicate, sendFailed, bytes, panics, relatched  atomic.Uint64
+	dtmfEvents, dtmfDropped, dtmfInjected, dtmfWithheld            atomic.Uint64
 	lastRTP, lastForwarded                                         stamp
 }
 
@@ -106,6 +118,11 @@ func (c *counters) snapshot(start time.Time) DirectionStats {
 		SendFailed:    c.sendFailed.Load(),
 		Bytes:         c.bytes.Load(),
 		Panics:        c.panics.Load(),
+		Relatched:     c.relatched.Load(),
+		DTMFWithheld:  c.dtmfWithheld.Load(),
+		DTMFEvents:    c.dtmfEvents.Load(),
+		DTMFDropped:   c.dtmfDropped.Load(),
+		DTMFInjected:  c.dtmfInjected.Load(),
 		LastRTP:       c.lastRTP.time(start),
 		LastForwarded: c.lastForwarded.time(start),
 	}

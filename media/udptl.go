@@ -86,17 +86,17 @@ func (r *UDPTLRelay) SetLeg(side Side, cfg UDPTLLegConfig) error {
 	return nil
 }
 
-// Start launches exactly one reader goroutine per side. Each reads
-// datagrams from its side's port; drops, counting them, datagrams from
+// Start starts exactly one reader per side, as Relay.Start does. Each
+// reads datagrams from its side's port; drops, counting them, datagrams from
 // sources its side does not accept, empty or too short to be UDPTL or
 // too long for the buffer, and those towards a side whose remote is not
 // known; and writes the others, unchanged, to the other side's remote
 // from the other side's port. Start after Start or Close does nothing.
-func (r *UDPTLRelay) Start() { r.pump.start([2]stream{r.pipes[SideA], r.pipes[SideB]}) }
+func (r *UDPTLRelay) Start() { r.pump.start(r.pipes[SideA], r.pipes[SideB]) }
 
-// Close stops both reader goroutines by closing the ports' sockets, waits
-// for them, and returns the port numbers to their pool. It is idempotent
-// and safe to call concurrently with Start and SetLeg.
+// Close stops both readers and waits for them, closes the ports' sockets
+// and returns the port numbers to their pool, as Relay.Close does. It is
+// idempotent and safe to call concurrently with Start and SetLeg.
 func (r *UDPTLRelay) Close() error {
 	return r.pump.close(func() {
 		st := r.Stats()
@@ -112,8 +112,13 @@ func (r *UDPTLRelay) Stats() UDPTLStats {
 	return UDPTLStats{AtoB: a.stats.snapshot(a.start), BtoA: b.stats.snapshot(b.start)}
 }
 
-func (p *udptlPipe) input() *Port   { return p.in }
-func (p *udptlPipe) buffer() []byte { return p.buf }
+func (p *udptlPipe) socket() udpConn {
+	if p.in == nil {
+		return nil
+	}
+	return p.in.rtp
+}
+func (p *udptlPipe) buffer() []byte { return lazyRecvBuf(&p.buf) }
 func (p *udptlPipe) notePanic()     { p.stats.panics.Add(1) }
 
 // minUDPTL is the size of the shortest UDPTL datagram (ITU-T T.38 Annex
@@ -138,7 +143,6 @@ func newUDPTLPipe(in, out *Port, ingress, egress *atomic.Pointer[legState], star
 	return &udptlPipe{
 		in: in, out: out, ingress: ingress, egress: egress, start: start,
 		clock: func() time.Duration { return time.Since(start) },
-		buf:   make([]byte, bufSize),
 	}
 }
 

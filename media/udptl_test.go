@@ -145,8 +145,12 @@ func TestUDPTLRelay(t *testing.T) {
 				f.carrier.expect(t, f.a, pb)
 				bytesA, bytesB = bytesA+uint64(len(pa)), bytesB+uint64(len(pb))
 			}
-			st := f.relay.Stats()
 			k := uint64(len(sizes))
+			// The relay counts a datagram just after sending it: the peer
+			// may see the last one first.
+			f.waitUDPTL(t, SideA, k)
+			f.waitUDPTL(t, SideB, k)
+			st := f.relay.Stats()
 			for _, d := range []struct {
 				s UDPTLDirectionStats
 				b uint64

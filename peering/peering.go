@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/byocp/byocp/media"
 	"github.com/byocp/byocp/sdp"
 	"github.com/byocp/byocp/sip"
 )
@@ -123,6 +124,15 @@ type Config struct {
 	// stream with port 0 and the call goes on as audio (G.711
 	// pass-through fax).
 	RelayT38 bool
+	// Latch is the Zoom leg's symmetric-RTP policy (see media.Latch): ""
+	// or "signalled" (the default) latches on the first SRTP packet that
+	// authenticates, moves with the next authenticated one from a new
+	// address and sends to the latched source; "off" sends to the address
+	// in Zoom's SDP ("any" is the same as "signalled" on an SRTP leg).
+	Latch string
+	// DTMF is how Zoom signals DTMF, as trunk.Config.DTMF: "" or
+	// "rfc4733" (the default, what Zoom sends) or "info".
+	DTMF string
 	// FailoverCodes are final responses that move a call to the next peer
 	// (default DefaultFailoverCodes).
 	FailoverCodes []int
@@ -150,6 +160,12 @@ func (c Config) Validate() error {
 	}
 	if err := c.Refer.Check(); err != nil {
 		return fmt.Errorf("Refer: %w", err)
+	}
+	if _, err := media.ParseLatch(c.Latch); err != nil {
+		return fmt.Errorf("Latch: %w", err)
+	}
+	if _, err := media.ParseDTMFMode(c.DTMF); err != nil {
+		return fmt.Errorf("DTMF: %w", err)
 	}
 	if len(c.Certificates) == 0 {
 		return fmt.Errorf("Certificates: the SBC certificate is required for mutual TLS")
@@ -259,6 +275,18 @@ func (p *Peering) Addr() netip.AddrPort { return p.ep.Addr() }
 
 // RelayInfo lists the INFO Content-Types relayed from Zoom besides DTMF.
 func (p *Peering) RelayInfo() []string { return p.cfg.RelayInfo }
+
+// DTMFMode is how Zoom signals DTMF.
+func (p *Peering) DTMFMode() media.DTMFMode {
+	m, _ := media.ParseDTMFMode(p.cfg.DTMF)
+	return m
+}
+
+// MediaLatch is the Zoom leg's symmetric-RTP policy.
+func (p *Peering) MediaLatch() media.Latch {
+	l, _ := media.ParseLatch(p.cfg.Latch)
+	return l
+}
 
 // RelayT38 reports whether the Zoom side accepts a T.38 image stream.
 func (p *Peering) RelayT38() bool { return p.cfg.RelayT38 }

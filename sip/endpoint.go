@@ -362,6 +362,15 @@ func (e *Endpoint) Close() error {
 	return e.ua.Close()
 }
 
+// sipgo's server transaction sends 100 Trying by itself when the INVITE
+// has no response after Timer_1xx (200 ms), from a timer goroutine that
+// reads the request. onInvite answers 100 at once itself, after writing
+// its To tag into the request; a handler delayed past 200 ms (a loaded
+// machine) would race that write with the timer's read. The timer is
+// therefore pushed out of reach: byocp's own 100 always comes first and
+// stops it.
+func init() { sip.Timer_1xx = 24 * time.Hour }
+
 // registerHandlers routes every method through guard.
 func (e *Endpoint) registerHandlers() {
 	e.srv.OnInvite(e.guard(e.onInvite))

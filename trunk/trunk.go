@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/byocp/byocp/media"
 	"github.com/byocp/byocp/sip"
 )
 
@@ -72,6 +73,21 @@ type Config struct {
 	// set too. Otherwise (the default) an image stream is rejected with
 	// port 0 and the call goes on as audio (G.711 pass-through fax).
 	RelayT38 bool
+	// Latch is the carrier leg's symmetric-RTP policy (see media.Latch):
+	// "" or "signalled" (the default) latches on the first valid RTP
+	// packet from the IP address in the carrier's SDP or MediaNetworks
+	// and then relays only from that source and sends to it; "any" takes
+	// the first valid packet from anywhere (a carrier behind NAT, whose
+	// SDP names a private address); "off" accepts RTP from the SDP's IP
+	// or MediaNetworks on any port and sends to the SDP's address.
+	Latch string
+	// DTMF is how the carrier signals DTMF: "" or "rfc4733" (the default:
+	// telephone-event packets in the RTP, relayed as they are; INFO
+	// relayed as INFO) or "info" (SIP INFO application/dtmf-relay or
+	// application/dtmf). With "info", byocp interworks with a Zoom leg on
+	// RFC 4733: Zoom's events become INFO to the carrier, the carrier's
+	// INFO digits become events in the media to Zoom.
+	DTMF string
 	// Redirects says whether Dial follows the carrier's redirects (3xx)
 	// and to which addresses; the zero value follows none.
 	Redirects Redirects
@@ -164,6 +180,12 @@ func (c Config) Validate() error {
 	}
 	if err := c.Refer.Check(); err != nil {
 		return fmt.Errorf("Refer: %w", err)
+	}
+	if _, err := media.ParseLatch(c.Latch); err != nil {
+		return fmt.Errorf("Latch: %w", err)
+	}
+	if _, err := media.ParseDTMFMode(c.DTMF); err != nil {
+		return fmt.Errorf("DTMF: %w", err)
 	}
 	for i, p := range c.MediaNetworks {
 		if !p.IsValid() {
@@ -300,6 +322,18 @@ func (t *Trunk) Stats() sip.EndpointStats { return t.ep.Stats() }
 // RelayInfo lists the INFO Content-Types relayed from the carrier besides
 // DTMF.
 func (t *Trunk) RelayInfo() []string { return t.cfg.RelayInfo }
+
+// DTMFMode is how the carrier signals DTMF.
+func (t *Trunk) DTMFMode() media.DTMFMode {
+	m, _ := media.ParseDTMFMode(t.cfg.DTMF)
+	return m
+}
+
+// MediaLatch is the carrier leg's symmetric-RTP policy.
+func (t *Trunk) MediaLatch() media.Latch {
+	l, _ := media.ParseLatch(t.cfg.Latch)
+	return l
+}
 
 // RelayT38 reports whether the carrier side accepts a T.38 image stream.
 func (t *Trunk) RelayT38() bool { return t.cfg.RelayT38 }

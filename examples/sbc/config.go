@@ -23,6 +23,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/byocp/byocp"
+	"github.com/byocp/byocp/media"
 	"github.com/byocp/byocp/peering"
 	"github.com/byocp/byocp/sdp"
 	"github.com/byocp/byocp/sip"
@@ -57,6 +58,8 @@ type carrierSection struct {
 	RelayInfo       []string         `yaml:"relay_info"`
 	Refer           string           `yaml:"refer"`
 	T38             string           `yaml:"t38"`
+	Latch           string           `yaml:"latch"`
+	DTMF            string           `yaml:"dtmf"`
 	Limits          limitsSection    `yaml:"limits"`
 	SessionTimers   timersSection    `yaml:"session_timers"`
 }
@@ -96,6 +99,8 @@ type zoomSection struct {
 	RelayInfo         []string      `yaml:"relay_info"`
 	Refer             string        `yaml:"refer"`
 	T38               string        `yaml:"t38"`
+	Latch             string        `yaml:"latch"`
+	DTMF              string        `yaml:"dtmf"`
 	Limits            limitsSection `yaml:"limits"`
 	SessionTimers     timersSection `yaml:"session_timers"`
 }
@@ -172,6 +177,8 @@ type mediaSection struct {
 	Advertise   string `yaml:"advertise"`
 	PortMin     int    `yaml:"port_min"`
 	PortMax     int    `yaml:"port_max"`
+	Workers     int    `yaml:"workers"`
+	PollWindow  string `yaml:"poll_window"`
 	Timeout     string `yaml:"timeout"`
 	HoldTimeout string `yaml:"hold_timeout"`
 }
@@ -514,6 +521,8 @@ func (c carrierSection) build(errs *problems) trunk.Config {
 	tc.RelayInfo = parseMediaTypes("carrier.relay_info", c.RelayInfo, errs)
 	tc.Refer = parseRefer("carrier.refer", c.Refer, errs)
 	tc.RelayT38 = parseT38("carrier.t38", c.T38, errs)
+	tc.Latch = parseLatch("carrier.latch", c.Latch, errs)
+	tc.DTMF = parseDTMF("carrier.dtmf", c.DTMF, errs)
 	tc.Redirects = c.buildRedirects(tc.AllowedSources, errs)
 	return tc
 }
@@ -661,6 +670,8 @@ func (z zoomSection) build(errs *problems) peering.Config {
 	pc.RelayInfo = parseMediaTypes("zoom.relay_info", z.RelayInfo, errs)
 	pc.Refer = parseRefer("zoom.refer", z.Refer, errs)
 	pc.RelayT38 = parseT38("zoom.t38", z.T38, errs)
+	pc.Latch = parseLatch("zoom.latch", z.Latch, errs)
+	pc.DTMF = parseDTMF("zoom.dtmf", z.DTMF, errs)
 	return pc
 }
 
@@ -804,6 +815,13 @@ func (m mediaSection) build(errs *problems) (mc byocp.MediaConfig, timeout, hold
 		errs.addf("media.port_max", "%d is not within 1024-65535", m.PortMax)
 	case m.PortMax-m.PortMin < 3:
 		errs.addf("media.port_max", "%d-%d must hold at least two RTP/RTCP port pairs (media.port_max - media.port_min >= 3)", m.PortMin, m.PortMax)
+	}
+	mc.Engine.Workers = m.Workers
+	if m.Workers < 0 {
+		errs.addf("media.workers", "%d is negative", m.Workers)
+	}
+	if mc.Engine.PollWindow = parseDuration("media.poll_window", m.PollWindow, errs); mc.Engine.PollWindow > media.MaxPollWindow {
+		errs.addf("media.poll_window", "%q is longer than %s", m.PollWindow, media.MaxPollWindow)
 	}
 	timeout = parseLimitDuration("media.timeout", m.Timeout, true, errs)
 	holdTimeout = parseLimitDuration("media.hold_timeout", m.HoldTimeout, true, errs)
@@ -1083,4 +1101,23 @@ func parseT38(key, v string, errs *problems) bool {
 	}
 	errs.addf(key, "%q: want reject or relay", v)
 	return false
+}
+
+// parseLatch reads carrier.latch or zoom.latch: signalled (the default),
+// any or off.
+func parseLatch(key, v string, errs *problems) string {
+	if _, err := media.ParseLatch(v); err != nil {
+		errs.addf(key, "%q: want signalled, any or off", v)
+		return ""
+	}
+	return strings.ToLower(strings.TrimSpace(v))
+}
+
+// parseDTMF reads carrier.dtmf or zoom.dtmf: rfc4733 (the default) or info.
+func parseDTMF(key, v string, errs *problems) string {
+	if _, err := media.ParseDTMFMode(v); err != nil {
+		errs.addf(key, "%q: want rfc4733 or info", v)
+		return ""
+	}
+	return strings.ToLower(strings.TrimSpace(v))
 }

@@ -37,7 +37,8 @@ func TestLoopbackConfigLoads(t *testing.T) {
 	if b.Peering.ResponseTimeout != 2*time.Second {
 		t.Errorf("zoom.response_timeout: %v", b.Peering.ResponseTimeout)
 	}
-	if b.Media.IP.String() != "127.0.0.1" || b.Media.PortMin != 31000 || b.Media.PortMax != 31999 {
+	if b.Media.IP.String() != "127.0.0.1" || b.Media.PortMin != 31000 || b.Media.PortMax != 31999 ||
+		b.Media.Engine.Workers != 1 || b.Media.Engine.PollWindow != 200*time.Microsecond {
 		t.Errorf("media: %+v", b.Media)
 	}
 	// The certificate paths are relative to the file's directory.
@@ -261,6 +262,20 @@ func TestBadConfig(t *testing.T) {
 			name: "bad port range",
 			edit: func(s string) string { return strings.Replace(s, "port_max: 31999", "port_max: 31001", 1) },
 			want: []string{"media.port_max: 31000-31001 must hold at least two"},
+		},
+		{
+			name: "negative workers",
+			edit: func(s string) string {
+				return strings.Replace(s, "port_max: 31999", "port_max: 31999\n  workers: -1", 1)
+			},
+			want: []string{"media.workers: -1 is negative"},
+		},
+		{
+			name: "poll window too long",
+			edit: func(s string) string {
+				return strings.Replace(s, "port_max: 31999", "port_max: 31999\n  workers: 1\n  poll_window: 2ms", 1)
+			},
+			want: []string{`media.poll_window: "2ms" is longer than 1ms`},
 		},
 		{
 			name: "port is not a number",

@@ -301,13 +301,13 @@ func logCDR(log *slog.Logger, rec byocp.CallRecord) {
 		slog.String("srtp_suite", rec.SRTPSuite),
 		slog.String("codec", rec.Codec),
 		slog.Group("media",
-			mediaAttr("carrier_to_zoom", rec.Media.AtoB),
-			mediaAttr("zoom_to_carrier", rec.Media.BtoA)),
+			mediaAttr("carrier_to_zoom", rec.Media.AtoB, rec.MOSCarrierToZoom),
+			mediaAttr("zoom_to_carrier", rec.Media.BtoA, rec.MOSZoomToCarrier)),
 	)
 	log.LogAttrs(context.Background(), slog.LevelInfo, "cdr", attrs...)
 }
 
-func mediaAttr(name string, d media.DirectionStats) slog.Attr {
+func mediaAttr(name string, d media.DirectionStats, mos float64) slog.Attr {
 	attrs := []any{
 		slog.Uint64("received", d.Received),
 		slog.Uint64("forwarded", d.Forwarded),
@@ -319,6 +319,11 @@ func mediaAttr(name string, d media.DirectionStats) slog.Attr {
 		slog.Uint64("no_remote", d.NoRemote),
 		slog.Uint64("send_failed", d.SendFailed),
 		slog.Uint64("bytes", d.Bytes),
+		slog.Uint64("relatched", d.Relatched),
+		slog.Int64("expected", d.Quality.Expected),
+		slog.Int64("lost", d.Quality.Lost),
+		slog.Float64("jitter_ms", float64(d.Quality.Jitter.Microseconds())/1000),
+		slog.Float64("mos", float64(int(mos*100))/100),
 	}
 	if !d.LastRTP.IsZero() {
 		attrs = append(attrs, slog.Time("last_rtp", d.LastRTP))

@@ -111,6 +111,10 @@ type Config struct {
 	// the far end after each re-INVITE the peer sends: the first copy of
 	// its response, as if lost.
 	DropFirstReinviteResponse bool
+	// SDPMediaIP, when valid, is the media address the peer writes in its
+	// SDP instead of its media socket's: a peer behind NAT, whose RTP
+	// comes from an address its SDP does not name.
+	SDPMediaIP netip.Addr
 }
 
 // Peer is a fake SIP peer with media.
@@ -388,7 +392,7 @@ func (p *Peer) DialWithHeaders(ctx context.Context, target netip.AddrPort, from,
 func (c *Call) firstAudio() (sdp.Media, error) {
 	cfg := c.peer.cfg
 	m := sdp.Media{
-		Addr:      c.peer.mediaIP,
+		Addr:      c.peer.sdpIP(),
 		Port:      int(c.media.Addr().Port()),
 		Proto:     sdp.ProtoRTPAVP,
 		Formats:   cfg.Formats,
@@ -887,4 +891,12 @@ func (c *Call) Description() string {
 		fmt.Fprintf(&b, ", T.38 %v, UDPTL sent %d, received %d", c.T38(), u.Sent, u.Received)
 	}
 	return b.String()
+}
+
+// sdpIP is the media address the peer writes in its SDP.
+func (p *Peer) sdpIP() netip.Addr {
+	if p.cfg.SDPMediaIP.IsValid() {
+		return p.cfg.SDPMediaIP
+	}
+	return p.mediaIP
 }

@@ -162,7 +162,7 @@ func (c *Call) buildAnswer(off sdp.Media, o answerOpts) (sdp.Media, negotiated, 
 	if !ok {
 		return sdp.Media{}, negotiated{}, sdp.ErrNoCommonCodec
 	}
-	ans := sdp.Media{Addr: c.peer.mediaIP, Port: port, Proto: sdp.ProtoRTPAVP, Formats: formats, Ptime: 20,
+	ans := sdp.Media{Addr: c.peer.sdpIP(), Port: port, Proto: sdp.ProtoRTPAVP, Formats: formats, Ptime: 20,
 		Direction: intersect(want, reverse(effective(off)))}
 	n := negotiated{remote: mediaTarget(off, cur.remote), codec: codec, dir: ans.Direction}
 	if cfg.SRTP {

@@ -176,7 +176,7 @@ func (c *Call) write(o *sdp.Origin, s session) ([]byte, error) {
 	}
 	base := s.audio
 	if !s.has(lineAudio) || !base.Addr.IsValid() {
-		base = sdp.Media{Addr: c.peer.mediaIP, Proto: cmp.Or(s.audio.Proto, sdp.ProtoRTPAVP)}
+		base = sdp.Media{Addr: c.peer.sdpIP(), Proto: cmp.Or(s.audio.Proto, sdp.ProtoRTPAVP)}
 	}
 	body, err := sdp.Marshal(o, base)
 	if err != nil {
@@ -316,7 +316,7 @@ func (c *Call) answerSession(body []byte, o answerOpts) (session, negotiated, er
 		if err != nil {
 			return session{}, negotiated{}, err
 		}
-		ans.image = &sdp.Image{Addr: c.peer.mediaIP, Port: int(u.addr.Port()), Proto: off.Proto,
+		ans.image = &sdp.Image{Addr: c.peer.sdpIP(), Port: int(u.addr.Port()), Proto: off.Proto,
 			Formats: slices.Clone(off.Formats), Attributes: off.Attributes}
 		ans.lines[image] = mline{kind: lineImage}
 		n.t38, n.udptl = true, udptlTarget(off)
@@ -347,7 +347,7 @@ func (c *Call) offerSession(m sdp.Media, t38, keepAudio bool) (session, error) {
 		if err != nil {
 			return session{}, err
 		}
-		s.image = &sdp.Image{Addr: c.peer.mediaIP, Port: int(u.addr.Port()), Proto: sdp.ProtoUDPTL,
+		s.image = &sdp.Image{Addr: c.peer.sdpIP(), Port: int(u.addr.Port()), Proto: sdp.ProtoUDPTL,
 			Formats: []string{"t38"}, Attributes: slices.Clone(T38Attributes)}
 	}
 	s.lines = cur.place(lineImage, keepAudio)

@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,6 +73,13 @@ type Peer struct {
 	ssrc   uint32
 	seq    uint16
 	ts     uint32
+
+	// RFC 4733 events received: packets, and the digits of the ended
+	// ones (once per event), under recvMu.
+	eventPackets atomic.Uint64
+	digits       []byte
+	lastEventTS  uint32
+	anyEvent     bool
 
 	expect                                              atomic.Int32 // -1 = any stream
 	sent, received, intact, corrupt, authFailed, notRTP atomic.Uint64
@@ -395,9 +403,93 @@ func (p *Peer) classify(data, plain []byte, pkt *rtp.Packet) *atomic.Uint64 {
 	if err := pkt.Unmarshal(data); err != nil {
 		return &p.notRTP
 	}
+	if len(pkt.Payload) == 4 && pkt.PayloadType >= 96 {
+		// An RFC 4733 event (telephone-event is dynamic): it takes
+		// sequence numbers of the stream, which the audio after it skips.
+		if pkt.Payload[1]&0x80 != 0 && (!p.anyEvent || p.lastEventTS != pkt.Timestamp) && pkt.Payload[0] < 16 {
+			p.anyEvent, p.lastEventTS = true, pkt.Timestamp
+			p.digits = append(p.digits, "0123456789*#ABCD"[pkt.Payload[0]])
+		}
+		return &p.eventPackets // counted under recvMu, before the next packet is classified
+	}
 	stream, seq, ok := CheckPayload(pkt.Payload)
-	if want := p.expect.Load(); ok && seq == pkt.SequenceNumber && (want < 0 || int32(stream) == want) {
+	if want := p.expect.Load(); ok && seq+uint16(p.eventPackets.Load()) == pkt.SequenceNumber && (want < 0 || int32(stream) == want) {
 		return &p.intact
 	}
 	return &p.corrupt
+}
+
+// Digits returns the DTMF digits received as RFC 4733 events, in order,
+// each once (when it ended).
+func (p *Peer) Digits() string {
+	p.recvMu.Lock()
+	defer p.recvMu.Unlock()
+	return string(p.digits)
+}
+
+// SendEvent sends digit as an RFC 4733 event (payload type pt) in the
+// peer's stream, lasting d: a packet every 50 ms, then the end packet
+// three times. Its packets take sequence numbers of the stream.
+func (p *Peer) SendEvent(ctx context.Context, pt uint8, digit byte, d time.Duration) error {
+	code := strings.IndexByte("0123456789*#ABCD", digit)
+	if code < 0 {
+		return fmt.Errorf("mediapeer: %q is not a DTMF digit", digit)
+	}
+	p.sendMu.Lock()
+	defer p.sendMu.Unlock()
+	start := p.ts
+	buf := make([]byte, 16)
+	out := make([]byte, 0, 16+64)
+	send := func(first, end bool, elapsed time.Duration) error {
+		p.mu.Lock()
+		conn, remote, enc := p.conn, p.remote, p.enc
+		p.mu.Unlock()
+		if !remote.IsValid() {
+			return ErrNotConfigured
+		}
+		h := rtp.Header{Version: 2, Marker: first, PayloadType: pt, SequenceNumber: p.seq, Timestamp: start, SSRC: p.ssrc}
+		n, err := h.MarshalTo(buf)
+		if err != nil {
+			return fmt.Errorf("mediapeer: %w", err)
+		}
+		ev := buf[n : n+4]
+		ev[0], ev[1] = byte(code), 10
+		if end {
+			ev[1] |= 0x80
+		}
+		ev[2], ev[3] = byte(elapsed.Milliseconds()*8>>8), byte(elapsed.Milliseconds()*8)
+		wire := buf[:n+4]
+		if enc != nil {
+			if wire, err = enc.EncryptRTP(out, wire, nil); err != nil {
+				return fmt.Errorf("mediapeer: %w", err)
+			}
+		}
+		if err := p.write(conn, wire, remote); err != nil {
+			return err
+		}
+		p.sent.Add(1)
+		p.seq++
+		return nil
+	}
+	for elapsed, first := 50*time.Millisecond, true; ; elapsed += 50 * time.Millisecond {
+		if elapsed >= d {
+			for range 3 {
+				if err := send(first, true, d); err != nil {
+					return err
+				}
+				first = false
+			}
+			p.ts += uint32(d.Milliseconds() * 8)
+			return nil
+		}
+		if err := send(first, false, elapsed); err != nil {
+			return err
+		}
+		first = false
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

@@ -316,6 +316,18 @@ func (c *Call) CallID() string { return c.c.CallID() }
 // runs.
 func (c *Call) SendAudio(ctx context.Context, count int) error { return c.c.SendAudio(ctx, count) }
 
+// SendDTMF sends digit ('0'-'9', '*', '#', 'A'-'D') as an RFC 4733 event
+// in the call's media, lasting d: a packet every 50 ms and the end packet
+// three times, in the call's stream (the audio after it continues its
+// sequence numbers). It returns once the event is sent.
+func (c *Call) SendDTMF(ctx context.Context, digit byte, d time.Duration) error {
+	return c.c.SendDTMF(ctx, digit, d)
+}
+
+// DTMF returns the digits the call received as RFC 4733 events in its
+// media, each once, in order.
+func (c *Call) DTMF() string { return c.c.DTMF() }
+
 // StartAudio sends the carrier's pattern in the background, one packet
 // every 20 ms as SendAudio does, until StopAudio, until ctx ends or until
 // the call ends: it keeps media flowing while a test waits for timers. It

@@ -142,6 +142,11 @@ type Config struct {
 	// ms sends a 100 Trying first, which is then the datagram dropped.
 	// Carrier.Dropped counts the drops.
 	DropFirstReinviteResponse bool
+	// SDPMediaIP, when valid, is the media address the carrier writes in
+	// its SDP instead of the one its RTP comes from: a carrier behind NAT,
+	// for the SBC's latching. Use a loopback address nobody listens on
+	// (e.g. 127.0.0.9), so that media sent to it goes nowhere.
+	SDPMediaIP netip.Addr
 }
 
 // Carrier is a fake PSTN carrier: a SIP user agent on a loopback port with
@@ -173,6 +178,7 @@ func NewCarrier(cfg Config) (*Carrier, error) {
 		NoSessionTimer:            cfg.NoSessionTimer,
 		RefreshWithReinvite:       cfg.RefreshWithReinvite,
 		DropFirstReinviteResponse: cfg.DropFirstReinviteResponse,
+		SDPMediaIP:                cfg.SDPMediaIP,
 	}, cfg.Behavior.internal())
 	if err != nil {
 		return nil, err

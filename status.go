@@ -1,0 +1,81 @@
+package byocp
+
+import (
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/byocp/byocp/media"
+)
+
+// CallStatus is a call in progress as Bridge.Calls sees it: who, since
+// when, and its media so far, per direction (AtoB is carrier->Zoom), with
+// the MOS estimated from it.
+type CallStatus struct {
+	ID        string
+	Direction Direction
+	Caller    string
+	Callee    string
+	Start     time.Time
+	Answered  time.Time // zero while ringing
+	Codec     string    // "" while ringing
+	Media     media.Stats
+	// MOSCarrierToZoom and MOSZoomToCarrier estimate each direction's
+	// listening quality from its loss and jitter (media.MOS); 0 before
+	// its first packet.
+	MOSCarrierToZoom, MOSZoomToCarrier float64
+}
+
+// liveCall is what a call publishes for Bridge.Calls: written by the
+// call's goroutine at milestones, read by any.
+type liveCall struct {
+	status CallStatus // without Media and MOS
+	relay  *media.Relay
+}
+
+// publish makes the call's current identity readable by Bridge.Calls.
+func (c *call) publish() {
+	l := &liveCall{relay: c.relay, status: CallStatus{ID: c.rec.ID, Direction: c.rec.Direction, Caller: c.rec.Caller,
+		Callee: c.rec.Callee, Start: c.rec.Start, Answered: c.rec.Answered, Codec: c.rec.Codec}}
+	c.live.Store(l)
+}
+
+// Calls returns the calls in progress that have their media set up, with
+// their media statistics as of now. It only reads counters the relay
+// publishes: it never touches a call's packet path.
+func (b *Bridge) Calls() []CallStatus {
+	b.mu.Lock()
+	calls := make([]*call, 0, len(b.active))
+	for c := range b.active {
+		calls = append(calls, c)
+	}
+	b.mu.Unlock()
+	out := make([]CallStatus, 0, len(calls))
+	for _, c := range calls {
+		l := c.live.Load()
+		if l == nil || l.relay == nil {
+			continue
+		}
+		st := l.status
+		st.Media = l.relay.Stats()
+		st.MOSCarrierToZoom, st.MOSZoomToCarrier = directionMOS(st.Codec, st.Media.AtoB), directionMOS(st.Codec, st.Media.BtoA)
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b CallStatus) int { return a.Start.Compare(b.Start) })
+	return out
+}
+
+// directionMOS is media.MOS for one direction of a call using codec
+// ("PCMU/8000"); 0 when the direction carried nothing. The relay does not
+// see round-trip times, so delay counts only the jitter buffer.
+func directionMOS(codec string, d media.DirectionStats) float64 {
+	if d.Quality.Expected == 0 {
+		return 0
+	}
+	name, _, _ := strings.Cut(codec, "/")
+	return media.MOS(name, d.Quality.LossRate(), d.Quality.Jitter, 0)
+}
+
+// liveCallPointer is the call's published state.
+type liveCallPointer = atomic.Pointer[liveCall]
