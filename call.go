@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/byocp/byocp/media"
@@ -94,7 +95,7 @@ type call struct {
 	dialCancel                  context.CancelFunc // gives up the outgoing INVITE
 	setupErr                    *callError         // why setup gave it up
 
-	live liveCallPointer // what Bridge.Calls shows (status.go)
+	live atomic.Pointer[liveCall] // what Bridge.Calls shows (status.go)
 
 	// The established call's event loop (engine.go).
 	legs         [2]*leg // in, out

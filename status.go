@@ -3,7 +3,6 @@ package byocp
 import (
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/byocp/byocp/media"
@@ -76,6 +75,3 @@ func directionMOS(codec string, d media.DirectionStats) float64 {
 	name, _, _ := strings.Cut(codec, "/")
 	return media.MOS(name, d.Quality.LossRate(), d.Quality.Jitter, 0)
 }
-
-// liveCallPointer is the call's published state.
-type liveCallPointer = atomic.Pointer[liveCall]
