@@ -61,7 +61,7 @@ func New(cfg Config) (*Bridge, error) {
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 
 	minP, maxP := cfg.Media.ports()
-	ports, err := media.NewPortPoolEngine(cfg.Media.IP, minP, maxP, cfg.Media.Engine)
+	ports, err := media.NewPortPoolEngine(cfg.Media.IP, minP, maxP, cfg.Media.engine())
 	if err != nil {
 		return nil, fmt.Errorf("%w: Media: %v", ErrConfig, err)
 	}

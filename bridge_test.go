@@ -492,14 +492,29 @@ func TestCarrierOverTCP(t *testing.T) {
 	waitDone(t, in2, "carrier leg")
 }
 
-// TestMediaEngine relays calls in both directions with the media engine
-// (one worker with a poll window): audio flows both ways, Close hangs up
-// and releases every port, and the worker ends with the last call.
+// TestMediaEngine relays calls in both directions on each way the relay
+// can read its sockets (the default engine, one worker with a poll
+// window, a goroutine per socket): audio flows both ways, Close hangs up
+// and releases every port, and the workers or goroutines end with the
+// last call.
 func TestMediaEngine(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  byocp.MediaConfig
+	}{
+		{"default", byocp.MediaConfig{}},
+		{"poll window", byocp.MediaConfig{Engine: media.Engine{Workers: 1, PollWindow: 200 * time.Microsecond}}},
+		{"goroutines", byocp.MediaConfig{Goroutines: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testMediaEngine(t, tc.cfg) })
+	}
+}
+
+func testMediaEngine(t *testing.T, mc byocp.MediaConfig) {
 	before := runtime.NumGoroutine()
 	var cfg byocp.Config
 	r := newRig(t, func(c *byocp.Config) {
-		c.Media.Engine = media.Engine{Workers: 1, PollWindow: 200 * time.Microsecond}
+		c.Media.Engine, c.Media.Goroutines = mc.Engine, mc.Goroutines
 		cfg = *c
 	})
 	ctx := ctxFor(t, 20*time.Second)
@@ -533,5 +548,9 @@ func TestMediaEngine(t *testing.T) {
 	cfg.Media.Engine.Workers = -1
 	if err := cfg.Validate(); !errors.Is(err, byocp.ErrConfig) || !strings.Contains(err.Error(), "Media.Engine: ") {
 		t.Errorf("Validate with Workers -1: %v", err)
+	}
+	cfg.Media.Engine.Workers, cfg.Media.Goroutines = 2, true
+	if err := cfg.Validate(); !errors.Is(err, byocp.ErrConfig) || !strings.Contains(err.Error(), "Media.Goroutines: ") {
+		t.Errorf("Validate with Goroutines and Workers: %v", err)
 	}
 }

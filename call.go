@@ -366,7 +366,8 @@ func (c *call) finish() {
 	}
 	if c.relay != nil {
 		c.rec.Media = c.relay.Stats()
-		c.rec.MOSCarrierToZoom, c.rec.MOSZoomToCarrier = directionMOS(c.rec.Codec, c.rec.Media.AtoB), directionMOS(c.rec.Codec, c.rec.Media.BtoA)
+		c.rec.MOSCarrierToZoom, c.rec.MOSZoomToCarrier = callMOS(c.rec.Codec, c.rec.Media)
+		c.rec.RTTCarrier, c.rec.RTTZoom = c.rec.Media.AtoB.Quality.RTT, c.rec.Media.BtoA.Quality.RTT
 		_ = c.relay.Close() // closes the tap
 		if c.tap != nil {
 			c.rec.Tap = c.tap.Stats()

@@ -15,12 +15,15 @@ import (
 )
 
 // legSDPConfig is the offer/answer configuration of one leg: plain RTP on
-// the carrier, SRTP with Zoom's suites on Zoom, each side's codecs, and
-// the leg's fixed media address and port.
+// the carrier, SRTP with Zoom's suites on Zoom, each side's codecs and
+// whether byocp offers it RTCP multiplexing, and the leg's fixed media
+// address and port.
 func (c *call) legSDPConfig(zoom bool, port *media.Port) sdp.LegConfig {
-	cfg := sdp.LegConfig{Addr: c.b.cfg.Media.advertise(), Port: port.Number(), Codecs: c.b.trunk.Codecs(), ImagePort: c.imagePort(zoom)}
+	cfg := sdp.LegConfig{Addr: c.b.cfg.Media.advertise(), Port: port.Number(), Codecs: c.b.trunk.Codecs(), ImagePort: c.imagePort(zoom),
+		RTCPMux: c.b.trunk.RTCPMux()}
 	if zoom {
 		cfg.SRTP = true
+		cfg.RTCPMux = c.b.peering.RTCPMux()
 		cfg.Codecs = c.b.peering.Codecs()
 		for _, s := range c.b.peering.SRTPSuites() {
 			cfg.Suites = append(cfg.Suites, sdp.Suite(s))
@@ -78,7 +81,9 @@ func (c *call) acceptOffer(inv *sip.Invite) ([]byte, *callError) {
 	// The carrier's media is accepted from its signalled address at once;
 	// a Zoom caller's leg is keyed when byocp answers (early or final).
 	if !c.inZoom && !c.delayed {
-		if err := c.relay.SetLeg(c.mediaSide(false), c.legConfig(false, mediaAddr(from))); err != nil {
+		lc := c.legConfig(false, mediaAddr(from))
+		lc.RemoteRTCP = rtcpAddr(lc.Remote, from.RTCP)
+		if err := c.relay.SetLeg(c.mediaSide(false), lc); err != nil {
 			return nil, offerNotAcceptable("caller media: %v", err)
 		}
 	}
@@ -107,6 +112,16 @@ func mediaAddr(m sdp.Media) netip.AddrPort {
 		return netip.AddrPort{}
 	}
 	return netip.AddrPortFrom(m.Addr, uint16(m.Port))
+}
+
+// rtcpAddr is where a peer receiving RTP at remote receives RTCP, from
+// its a=rtcp: the zero AddrPort (the port after remote's) when it names
+// none, and on a legacy hold (remote zero), where nothing is sent.
+func rtcpAddr(remote, rtcp netip.AddrPort) netip.AddrPort {
+	if !remote.IsValid() || !rtcp.IsValid() || rtcp.Addr().IsUnspecified() || rtcp.Port() == 0 {
+		return netip.AddrPort{}
+	}
+	return rtcp
 }
 
 // onProvisional relays 180/183 to the caller, with byocp's own reason
@@ -168,7 +183,7 @@ func (c *call) earlyMedia(res sip.Response) ([]byte, error) {
 	}
 	// The caller's leg first (its keys), then the callee's address: no
 	// packet may pass before both ends are keyed.
-	in := sdp.State{Remote: mediaAddr(c.inOffer), Direction: ours.Direction}
+	in := sdp.State{Remote: mediaAddr(c.inOffer), Direction: ours.Direction, RemoteRTCP: c.inOffer.RTCP, RTCPMux: ours.RTCPMux}
 	for _, f := range ours.Formats {
 		// byocp's number for each format it answered, and the caller's.
 		for _, g := range c.inOffer.Formats {
@@ -281,13 +296,15 @@ func defaultFormats(names []string) []sdp.Format {
 }
 
 // relayConfig is the relay's configuration of one leg from what it
-// negotiated.
+// negotiated: where its RTP and RTCP go, RTCP multiplexing, formats and
+// keys.
 func (c *call) relayConfig(zoom bool, st sdp.State) media.LegConfig {
 	remote := st.Remote
 	if !remote.Addr().IsValid() || remote.Addr().IsUnspecified() || remote.Port() == 0 {
 		remote = netip.AddrPort{} // legacy hold: send nothing
 	}
 	lc := c.legConfig(zoom, remote)
+	lc.RemoteRTCP, lc.RTCPMux = rtcpAddr(remote, st.RemoteRTCP), st.RTCPMux
 	lc.Formats = relayFormats(st.Codecs)
 	if st.Suite != "" {
 		lc.SRTP = &media.SRTPConfig{Suite: string(st.Suite), LocalKey: st.LocalKey, RemoteKey: st.RemoteKey}

@@ -45,13 +45,20 @@ type CallRecord struct {
 	// UDPTL counts T.38 fax datagrams per direction (AtoB is
 	// carrier->Zoom) on a call that relays T.38; zero otherwise.
 	UDPTL media.UDPTLStats
-	// Media counts packets per direction, with their loss and jitter;
-	// AtoB is carrier->Zoom.
+	// Media counts packets per direction, with their loss and jitter and
+	// the round trip to the sending leg's peer; AtoB is carrier->Zoom.
 	Media media.Stats
 	// MOSCarrierToZoom and MOSZoomToCarrier estimate each direction's
-	// listening quality (1 to 4.5) from its codec, loss and jitter with a
-	// simplified E-model (media.MOS); 0 for a direction without media.
+	// listening quality (1 to 4.5) from its codec, loss and jitter and
+	// the legs' round trips with a simplified E-model (media.MOS); 0 for
+	// a direction without media.
 	MOSCarrierToZoom, MOSZoomToCarrier float64
+	// RTTCarrier and RTTZoom are the round trips between byocp and the
+	// carrier's media and between byocp and Zoom's when the call ended
+	// (Media.AtoB.Quality.RTT and Media.BtoA.Quality.RTT), measured from
+	// the RTCP reports relayed; 0 for a leg whose peers exchanged no
+	// sender report and report on it.
+	RTTCarrier, RTTZoom time.Duration
 	// Tap counts the packets of the call's tap (Config.TapCall) when the
 	// call ended: Queued and Dropped are final, Delivered is what its
 	// reader had read by then. Zero without a tap.

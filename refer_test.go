@@ -76,6 +76,7 @@ func TestReferHandledByBridge(t *testing.T) {
 	r := newRig(t, func(c *byocp.Config) { c.Peering.Refer = sip.ReferHandle })
 	ctx := ctxFor(t, 30*time.Second)
 	out, in := r.carrierCallsZoom(t, ctx)
+	exchangeAudio(t, out, in)
 
 	if err := in.Refer(ctx, "sip:+442079460001@sbc.example"); err != nil {
 		t.Fatalf("REFER: %v", err)
@@ -106,6 +107,11 @@ func TestReferHandledByBridge(t *testing.T) {
 		t.Fatalf("carrier got %+v (%v), want a re-INVITE with the new media", reinvites, err)
 	}
 	exchangeAudio(t, out, target)
+	// The carrier heard the referrer and then the target as one stream:
+	// one SSRC, no jump, one marked resynchronisation (RFC 7160).
+	if m := out.Media(); m.SSRCChanges != 0 || m.SeqJumps != 0 || m.Resyncs != 1 {
+		t.Errorf("carrier's media %+v, want one continuous stream across the transfer", m)
+	}
 	_ = out.Hangup(ctx)
 	waitDone(t, target, "target's leg")
 	rec := r.record(t)
@@ -152,6 +158,7 @@ func TestReferHandledFromCarrier(t *testing.T) {
 	r := newRig(t, func(c *byocp.Config) { c.Trunk.Refer = sip.ReferHandle })
 	ctx := ctxFor(t, 30*time.Second)
 	out, in := r.carrierCallsZoom(t, ctx)
+	exchangeAudio(t, out, in)
 	if err := out.Refer(ctx, "sip:14155550123@carrier.example"); err != nil {
 		t.Fatalf("REFER: %v", err)
 	}
@@ -169,6 +176,10 @@ func TestReferHandledFromCarrier(t *testing.T) {
 		t.Fatalf("Zoom got %+v (%v), want a re-INVITE", reinvites, err)
 	}
 	exchangeAudio(t, target, in)
+	// Zoom's SRTP stream from byocp went on across the transfer.
+	if m := in.Media(); m.SSRCChanges != 0 || m.SeqJumps != 0 || m.Resyncs != 1 {
+		t.Errorf("Zoom's media %+v, want one continuous stream across the transfer", m)
+	}
 	_ = in.Hangup(ctx)
 	waitDone(t, target, "target's leg")
 	if rec := r.record(t); !rec.Transferred || rec.CarrierCallID != target.Invite().CallID {

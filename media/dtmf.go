@@ -61,41 +61,6 @@ var ErrBadDigit = errors.New("media: not a DTMF digit")
 
 const digits = "0123456789*#ABCD"
 
-// streamState is the stream a pipe forwards, as an injection continues
-// it: its SSRC, the last sequence number and timestamp sent, when, and
-// how far sequence numbers of later packets move (offset) after events
-// were injected into it.
-type streamState struct {
-	known     bool
-	ssrc      uint32
-	seq       uint16 // last sent, after offset
-	ts        uint32
-	at        time.Duration
-	rate      uint32
-	offset    uint16
-	lastEvent uint32 // timestamp of the last event reported
-	reported  bool
-}
-
-// continuity renumbers a packet of the forwarded stream after injected
-// events and records it as the last sent; it returns the sequence number
-// the packet now has. A new SSRC starts afresh.
-func (p *pipe) continuity(plain []byte, ssrc uint32, seq uint16, now time.Duration) uint16 {
-	st := &p.stream
-	if !st.known || st.ssrc != ssrc {
-		*st = streamState{known: true, ssrc: ssrc}
-	}
-	if st.offset != 0 {
-		seq += st.offset
-		binary.BigEndian.PutUint16(plain[2:], seq)
-	}
-	st.seq, st.ts, st.at = seq, binary.BigEndian.Uint32(plain[4:]), now
-	if r := p.pts.Load(); r != nil && r.rate[plain[1]&0x7f] != 0 {
-		st.rate = r.rate[plain[1]&0x7f]
-	}
-	return seq
-}
-
 // reportEvent reports an RFC 4733 event payload once, at its end (the end
 // packet is sent three times). A full Events channel drops it, counted.
 func (p *pipe) reportEvent(payload []byte, ssrc, ts uint32, rate uint32) {
@@ -199,8 +164,9 @@ func (p *pipe) injectEvent(code byte, first, end bool, elapsed time.Duration, st
 	now := p.clock()
 	st := &p.stream
 	if !st.known {
-		// Nothing forwarded yet: a stream of byocp's own.
-		*st = streamState{known: true, ssrc: uint32(now) ^ 0x5eed1e55, seq: uint16(now)}
+		// Nothing forwarded yet: a stream of byocp's own, which the first
+		// packet forwarded will be carried onto (continuity.go).
+		*st = streamState{known: true, own: true, out: uint32(now) ^ 0x5eed1e55, seq: uint16(now), at: now, epoch: p.epoch.Load() - 1}
 	}
 	if first {
 		if st.rate != 0 {
@@ -208,17 +174,20 @@ func (p *pipe) injectEvent(code byte, first, end bool, elapsed time.Duration, st
 		}
 		start = st.ts + uint32(uint64(now-st.at)*uint64(rate)/uint64(time.Second))
 	}
+	if p.injectBuf == nil {
+		p.injectBuf = make([]byte, 16, 16+maxOverhead)
+	}
 	pkt := p.injectBuf[:16]
 	pkt[0] = 0x80
 	pkt[1] = pt
 	if first {
 		pkt[1] |= 0x80 // marker: the event starts
 	}
-	st.offset++
 	st.seq++
+	p.followInjected(now)
 	binary.BigEndian.PutUint16(pkt[2:], st.seq)
 	binary.BigEndian.PutUint32(pkt[4:], start)
-	binary.BigEndian.PutUint32(pkt[8:], st.ssrc)
+	binary.BigEndian.PutUint32(pkt[8:], st.out)
 	pkt[12] = code
 	pkt[13] = 10 // volume -10 dBm0
 	if end {
@@ -228,15 +197,15 @@ func (p *pipe) injectEvent(code byte, first, end bool, elapsed time.Duration, st
 	out := pkt
 	if eg.srtp != nil {
 		e := eg.srtp.enc
-		i, _ := p.ssrcs.find(st.ssrc, now, MaxSSRCsLimit)
-		stream := e.lookup(st.ssrc)
-		if i < 0 || stream < 0 || !e.admit(stream, st.ssrc, st.seq) {
+		i, _ := p.ssrcs.find(st.out, now, MaxSSRCsLimit)
+		stream := e.lookup(st.out)
+		if i < 0 || stream < 0 || !e.admit(stream, st.out, st.seq) {
 			return 0, 0, fmt.Errorf("media: injected event: SSRC or index refused")
 		}
-		slot := p.ssrcs.touch(i, st.ssrc, now)
+		slot := p.ssrcs.touch(i, st.out, now)
 		slot.encID, slot.stream = e.id, int32(stream)
 		var err error
-		if out, err = e.ctx.EncryptRTP(p.injectOut, pkt, &p.injectHdr); err != nil {
+		if out, err = e.ctx.EncryptRTP(pkt, pkt, &p.hdr); err != nil { // in place; p.hdr is free under p.mu
 			return 0, 0, err
 		}
 	}

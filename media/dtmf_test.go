@@ -101,3 +101,27 @@ func TestDTMFInjected(t *testing.T) {
 		t.Error("digit x injected")
 	}
 }
+
+// A digit injected before anything was forwarded starts a stream of
+// byocp's own; the first packets forwarded after it continue that stream
+// (its SSRC, the next sequence numbers, the marker on the first), so the
+// peer sees one stream.
+func TestDTMFInjectedBeforeMediaStartsTheStream(t *testing.T) {
+	r := newRawRelay(t)
+	must(t, r.relay.SetLeg(SideA, LegConfig{Remote: addrOf(r.a), Formats: dtmfFormats}))
+	must(t, r.relay.SetLeg(SideB, LegConfig{Remote: addrOf(r.b), Formats: dtmfFormats, DTMF: DTMFInfo}))
+	must(t, r.relay.InjectDTMF(SideA, '1', 40*time.Millisecond))
+	var last []byte
+	for range endRepeats { // the end packet, three times
+		last, _ = recv(t, r.a)
+	}
+	ssrc, seq := binary.BigEndian.Uint32(last[8:]), binary.BigEndian.Uint16(last[2:])
+	for i := range uint16(2) {
+		r.send(t, r.b, SideB, rtpPacket(2, 9, 500+i))
+		got, _ := recv(t, r.a)
+		h := header(t, got)
+		if h.SSRC != ssrc || h.SequenceNumber != seq+1+i || h.Marker != (i == 0) {
+			t.Fatalf("packet %d after the event: %+v, want SSRC %x seq %d", i, h, ssrc, seq+1+i)
+		}
+	}
+}

@@ -7,9 +7,10 @@ import (
 )
 
 // Engine says how the relays on a PortPool's ports read their sockets
-// (see "Engines" in the package documentation). The zero value is the
-// default: one goroutine per direction of each relay, woken by Go's
-// netpoller for each packet, on every system.
+// (see "Engines" in the package documentation). The zero value is
+// NewPortPool's: one goroutine per direction of each relay, woken by Go's
+// netpoller for each packet, on every system. (A byocp.Bridge runs its
+// pool on one worker unless configured otherwise.)
 //
 // With Workers > 0 on Linux, that many worker threads serve all the
 // pool's sockets with epoll and recvmmsg, one wake-up for all the packets

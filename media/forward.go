@@ -11,20 +11,29 @@ import (
 )
 
 const (
-	// bufSize is the receive buffer size; a datagram that fills it is
-	// dropped as possibly truncated.
+	// bufSize is the receive buffer size.
 	bufSize = 2048
-	// maxOverhead bounds what SRTP adds to a packet (tag, MKI).
+	// maxOverhead bounds what SRTP and SRTCP add to a packet (index, tag,
+	// MKI).
 	maxOverhead = 64
+	// maxPacket is the longest datagram relayed; longer ones are dropped
+	// (NotRTP, NotRTCP). Packets are decrypted and encrypted in place, in
+	// the buffer they were received in, which keeps maxOverhead bytes
+	// free behind the longest packet; and a datagram that filled the
+	// buffer may have been truncated.
+	maxPacket = bufSize - maxOverhead
 )
 
 // pipe is one direction of a Relay: it reads on in and sends from out.
 // All its buffers, its rtp.Header and its SSRC table belong to the one
 // goroutine that reads in, as does the encoder of the egress leg, so the
-// per-packet path allocates nothing.
+// per-packet path allocates nothing. The header's CSRC and extension
+// lists, like the SSRC table, grow to the most a packet has needed (most
+// packets have none), so a call holds no more than its streams use.
 type pipe struct {
 	in, out         *Port
 	ingress, egress *atomic.Pointer[legState]
+	rtcp            *rtcpPipe // the same direction's RTCP, for RTCP multiplexed on in (RTCPMux)
 	stats           counters
 	start           time.Time            // when clock read 0; shared by the Relay's pipes
 	clock           func() time.Duration // monotonic, since start; replaced by tests
@@ -32,8 +41,7 @@ type pipe struct {
 
 	hdr     rtp.Header
 	buf     []byte // receive buffer
-	plain   []byte // decrypt output; made on first use (an SRTP ingress)
-	cipher  []byte // encrypt output; made on first use (an SRTP egress)
+	spare   []byte // for packets handed in without room to grow (see inPlace)
 	payload int    // payload bytes of the last packet transform accepted
 	ssrcs   ssrcTable
 	pts     atomic.Pointer[ptTable] // payload-type mapping and clock rates; nil = none
@@ -43,11 +51,11 @@ type pipe struct {
 	mu        sync.Mutex
 	side      Side // the ingress side
 	stream    streamState
+	mapping   streamMap     // stream's mapping for the RTCP pipes (continuity.go)
+	epoch     atomic.Uint32 // bumped by SetLeg when the ingress peer changes (continuity.go)
 	events    chan<- Event
-	injectMu  sync.Mutex // one injected event at a time
-	injectBuf [16]byte
-	injectOut []byte
-	injectHdr rtp.Header
+	injectMu  sync.Mutex              // one injected event at a time
+	injectBuf []byte                  // an injected event packet, encrypted in place; made on first use
 	tap       atomic.Pointer[tapFeed] // set by Relay.SetTap; nil = no tap
 }
 
@@ -56,18 +64,21 @@ func newPipe(in, out *Port, ingress, egress *atomic.Pointer[legState], start tim
 		in: in, out: out, ingress: ingress, egress: egress,
 		start: start,
 		clock: func() time.Duration { return time.Since(start) },
-		hdr: rtp.Header{
-			CSRC:       make([]uint32, 0, 15),
-			Extensions: make([]rtp.Extension, 0, 16),
-		},
-		injectOut: make([]byte, 16+maxOverhead),
 	}
 }
 
 // forward relays one datagram received from from and counts the outcome.
 // Received is counted last, so that a reader who sees Received == n also
-// sees the outcome of all n datagrams.
+// sees the outcome of all n datagrams. When the ingress leg multiplexes
+// RTCP on its RTP port (RTCPMux), an RTCP packet goes to the direction's
+// RTCP pipe instead, and counts there.
 func (p *pipe) forward(pkt []byte, from netip.AddrPort) {
+	if p.rtcp != nil && isRTCP(pkt) {
+		if in := p.ingress.Load(); in != nil && in.rtcpMux {
+			p.rtcp.forward(pkt, from)
+			return
+		}
+	}
 	defer p.stats.received.Add(1)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -109,10 +120,11 @@ func (p *pipe) transform(pkt []byte, from netip.AddrPort) (out []byte, to netip.
 		}
 	}
 	hl := rtpHeaderLen(pkt)
-	if hl < 0 || len(pkt) >= bufSize { // a full buffer may be truncated
+	if hl < 0 || len(pkt) > maxPacket {
 		p.stats.notRTP.Add(1)
 		return nil, to, false
 	}
+	pkt = inPlace(pkt, &p.spare)
 	plain := pkt
 	limit := DefaultMaxSSRCs
 	if in != nil {
@@ -127,7 +139,7 @@ func (p *pipe) transform(pkt []byte, from netip.AddrPort) (out []byte, to netip.
 				return nil, to, false
 			}
 			var err error
-			if plain, err = s.dec.DecryptRTP(lazyBuf(&p.plain), pkt, &p.hdr); err != nil {
+			if plain, err = s.dec.DecryptRTP(pkt, pkt, &p.hdr); err != nil { // in place
 				p.stats.authFailed.Add(1)
 				return nil, to, false
 			}
@@ -167,42 +179,55 @@ func (p *pipe) transform(pkt []byte, from netip.AddrPort) (out []byte, to netip.
 			p.reportEvent(plain[hl:], ssrc, binary.BigEndian.Uint32(plain[4:]), rate)
 			return nil, to, false
 		}
-		pts.remap(plain) // a buffer of the pipe's: the receive or decrypt buffer
+		pts.remap(plain) // the receive buffer, decrypted in place
 	}
-	seq = p.continuity(plain, ssrc, seq, now)
+	slot := p.ssrcs.touch(i, ssrc, now)
+	// The SSRC the egress peer sees; an ingress SSRC's mapping is fixed
+	// while it is relayed, so the encoder stream cached in its slot stays
+	// right.
+	outSSRC, seq := p.continuity(plain, slot, !known, ssrc, seq, rate, now)
 	out = plain
 	if eg.srtp != nil {
 		e := eg.srtp.enc
 		stream := -1
-		if known && p.ssrcs.slots[i].encID == e.id {
-			stream = int(p.ssrcs.slots[i].stream)
-		} else if stream = e.lookup(ssrc); stream < 0 {
+		if known && slot.encID == e.id {
+			stream = int(slot.stream)
+		} else if stream = e.lookup(outSSRC); stream < 0 {
 			p.stats.tooManySSRCs.Add(1)
 			return nil, to, false
 		}
-		if !e.admit(stream, ssrc, seq) {
+		if !e.admit(stream, outSSRC, seq) {
 			p.stats.duplicate.Add(1)
 			return nil, to, false
 		}
-		slot := p.ssrcs.touch(i, ssrc, now)
 		slot.encID, slot.stream = e.id, int32(stream)
-		// The index stays marked as sent even if encryption fails. pion
-		// fails before advancing its own index only for a header that
-		// rtpHeaderLen refuses or after 2^48 packets, so its rollover
-		// estimate and the encoder's do not drift apart.
-		var err error
-		if out, err = e.ctx.EncryptRTP(lazyBuf(&p.cipher), plain, &p.hdr); err != nil {
-			p.stats.sendFailed.Add(1)
-			return nil, to, false
-		}
-	} else {
-		p.ssrcs.touch(i, ssrc, now)
 	}
 	if f := p.tap.Load(); f != nil { // the plain packet, about to be sent
 		f.offer(plain, p.start.Add(now))
 	}
 	p.payload = len(plain) - hl
+	if eg.srtp != nil {
+		// The index stays marked as sent even if encryption fails. pion
+		// fails before advancing its own index only for a header that
+		// rtpHeaderLen refuses or after 2^48 packets, so its rollover
+		// estimate and the encoder's do not drift apart.
+		e := eg.srtp.enc
+		var err error
+		if out, err = e.ctx.EncryptRTP(plain, plain, &p.hdr); err != nil { // in place
+			p.stats.sendFailed.Add(1)
+			return nil, to, false
+		}
+	}
 	return out, to, true
+}
+
+// isRTCP reports whether pkt, read on an RTP port, is an RTCP packet as
+// RFC 5761 section 4 tells them apart: its second byte (an RTCP packet
+// type) is 192-223, which would be the marker bit and a payload type of
+// 64-95 in RTP, payload types RTP must not use next to RTCP. rtcpPipe
+// checks the rest.
+func isRTCP(pkt []byte) bool {
+	return len(pkt) >= 2 && pkt[1] >= 192 && pkt[1] <= 223
 }
 
 // rtpHeaderLen returns the length of the RTP header at the start of buf,
@@ -263,15 +288,18 @@ func rtpHeaderLen(buf []byte) int {
 	return end
 }
 
-// lazyBuf returns *b, made on first use: a pipe needs a decrypt buffer
-// only when its ingress is SRTP and an encrypt buffer only when its
-// egress is, so a call between a plain and an SRTP leg holds one of each,
-// not two of both.
-func lazyBuf(b *[]byte) []byte {
-	if *b == nil {
-		*b = make([]byte, bufSize+maxOverhead)
+// inPlace returns pkt if it has room behind it for what SRTP adds, else
+// a copy of it in *spare (made on first use). The readers' buffers always
+// have the room, so on the packet path pkt is returned as it is; only
+// other callers of forward (tests) hand in tight slices.
+func inPlace(pkt []byte, spare *[]byte) []byte {
+	if cap(pkt)-len(pkt) >= maxOverhead {
+		return pkt
 	}
-	return *b
+	if *spare == nil {
+		*spare = make([]byte, bufSize)
+	}
+	return append((*spare)[:0], pkt...)
 }
 
 // lazyRecvBuf returns *b, made on first use: only a pump goroutine reads

@@ -677,7 +677,7 @@ func FuzzSentIndex(f *testing.F) {
 		must(t, err)
 		check, err := srtp.CreateContext(key[:16], key[16:], profile, srtp.SRTPNoReplayProtection())
 		must(t, err)
-		e := newEncoder(enc)
+		e := newEncoder(&sharedContext{ctx: enc})
 		var seq [3]uint16
 		sent := map[uint64]bool{}
 		var high [3]uint64

@@ -66,8 +66,18 @@ type LegConfig struct {
 	Latch Latch
 	// RemoteRTCP is where RTCP for this leg is sent when the peer's SDP
 	// names an RTCP port (a=rtcp, RFC 3605); the zero value means the port
-	// after the RTP destination's.
+	// after the RTP destination's. It is not used with RTCPMux.
 	RemoteRTCP netip.AddrPort
+	// RTCPMux makes the leg's RTCP travel on its RTP port, both ways (RFC
+	// 5761; sdp.State.RTCPMux): RTCP and SRTCP received on the leg's RTP
+	// socket are relayed as RTCP (told apart from RTP by their second
+	// byte, 192-223, RFC 5761 section 4) instead of being dropped as
+	// NotRTP, and RTCP towards the leg goes from its RTP socket to the RTP
+	// destination (the latched source, else Remote). RTCP is still relayed
+	// from the RTCP socket too, which the relay always reads: an offerer
+	// must receive there until the answer has a=rtcp-mux, and a peer may
+	// stop multiplexing in a later exchange.
+	RTCPMux bool
 	// DTMF is how the leg's peer signals DTMF: DTMFPass (RFC 4733 in the
 	// media, the zero value) or DTMFInfo (SIP INFO; see Relay.Events and
 	// Relay.InjectDTMF).
@@ -94,11 +104,12 @@ type legState struct {
 	latch      *latchState    // nil with LatchOff
 	formats    []Format
 	remoteRTCP netip.AddrPort // invalid = RTP destination's port + 1
+	rtcpMux    bool           // RTCP on the RTP port, both ways
 	dtmf       DTMFMode
 }
 
 func newLegState(cfg LegConfig, old *legState, local netip.Addr) (*legState, error) {
-	s := &legState{restrict: cfg.RestrictSources, maxSSRCs: DefaultMaxSSRCs, formats: slices.Clone(cfg.Formats), dtmf: cfg.DTMF}
+	s := &legState{restrict: cfg.RestrictSources, maxSSRCs: DefaultMaxSSRCs, formats: slices.Clone(cfg.Formats), dtmf: cfg.DTMF, rtcpMux: cfg.RTCPMux}
 	if cfg.Remote.IsValid() && cfg.Remote.Port() != 0 {
 		remote := netip.AddrPortFrom(cfg.Remote.Addr().Unmap(), cfg.Remote.Port())
 		if local.IsValid() && local != netip.IPv6Unspecified() && remote.Addr().Is4() != local.Is4() {

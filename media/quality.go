@@ -8,10 +8,12 @@ import (
 )
 
 // Quality is what one direction's media looked like on arrival, from its
-// ingress leg: loss from the RTP sequence numbers (RFC 3550 A.3), and
-// interarrival jitter (RFC 3550 A.8) in the clock of the payload format.
-// It is measured on the relay's reader without allocating, and
-// published at most every 100 ms.
+// ingress leg: loss from the RTP sequence numbers (RFC 3550 A.3),
+// interarrival jitter (RFC 3550 A.8) in the clock of the payload format,
+// and the round trip to the leg's peer from the RTCP reports relayed
+// (RFC 3550 section 6.4.1). Loss and jitter are measured on the relay's
+// reader without allocating, and published at most every 100 ms; the
+// round trip with each report that gives one.
 type Quality struct {
 	// Expected is how many packets the sequence numbers say were sent,
 	// over every SSRC the leg sent from; Lost is Expected minus those
@@ -19,6 +21,18 @@ type Quality struct {
 	Expected, Lost int64
 	// Jitter is the interarrival jitter of the current SSRC.
 	Jitter time.Duration
+	// RTT is the round trip between byocp and the ingress leg's peer
+	// (Stats.AtoB: SideA's, Stats.BtoA: SideB's), 0 until measured. The
+	// relay measures it as a middlebox can: an SR from the other leg's
+	// peer passes towards this peer, which reports on it (LSR) with how
+	// long it held it (DLSR); the RTT is the time between the SR and the
+	// report at the relay, less DLSR. A report on an SR that did not pass
+	// the relay, and a result below 0 or above 10 s, are ignored. Samples
+	// are smoothed as RFC 6298's SRTT: the first one is taken as it is,
+	// each later one moves RTT by an eighth of its difference. It stays 0
+	// while the other leg's peer sends no SR or this peer no report on
+	// one.
+	RTT time.Duration
 }
 
 // LossRate is Lost over Expected, within 0 and 1.
@@ -175,7 +189,9 @@ func (t *seqTracker) snapshot() Quality {
 // monitoring: R = 93.2 - Id - Ie,eff with Ie,eff from the codec's
 // equipment impairment and packet-loss robustness (G.113 Appendix I, PLC
 // assumed) and the loss rate, and Id from the one-way delay, taken as
-// half the round-trip time plus a jitter buffer of twice the jitter.
+// half of rtt plus a jitter buffer of twice the jitter. rtt is the
+// network round trip between the two ends: for a call through a Relay,
+// the sum of both legs' Quality.RTT (0 counts no network delay).
 // codec is the encoding name ("PCMU", "G729", ...); an unknown codec
 // counts as G.711.
 func MOS(codec string, lossRate float64, jitter, rtt time.Duration) float64 {

@@ -12,13 +12,17 @@ import (
 )
 
 // Relay moves RTP between two Ports, decrypting and encrypting SRTP per
-// leg. Header fields (SSRC, sequence number, timestamp, payload type) and
-// payload bytes are forwarded as received.
+// leg. Payload bytes are forwarded as received, the payload type as the
+// legs' Formats map it, and SSRC, sequence number and timestamp as
+// received except where the stream must stay continuous (injected DTMF,
+// a new peer on a side; see "Stream continuity" in the package
+// documentation).
 type Relay struct {
 	ports  [2]*Port
 	legs   [2]atomic.Pointer[legState]
 	pipes  [2]*pipe     // indexed by ingress side
 	rtcp   [2]*rtcpPipe // the same for RTCP
+	rtt    [2]legRTT    // round trip to each side's peer, measured by the RTCP pipes
 	events chan Event   // DTMF events for legs with DTMFInfo
 	logger *slog.Logger
 
@@ -41,11 +45,16 @@ func NewRelay(a, b *Port, logger *slog.Logger) *Relay {
 	start := time.Now()
 	r.pipes[SideA] = newPipe(a, b, &r.legs[SideA], &r.legs[SideB], start)
 	r.pipes[SideB] = newPipe(b, a, &r.legs[SideB], &r.legs[SideA], start)
-	r.events = make(chan Event, 16)
+	r.events = make(chan Event, 8) // digits are pressed a few a second; the call reads them at once
 	r.pipes[SideA].side, r.pipes[SideB].side = SideA, SideB
 	r.pipes[SideA].events, r.pipes[SideB].events = r.events, r.events
 	r.rtcp[SideA] = newRTCPPipe(a, b, &r.legs[SideA], &r.legs[SideB], start)
 	r.rtcp[SideB] = newRTCPPipe(b, a, &r.legs[SideB], &r.legs[SideA], start)
+	r.rtcp[SideA].fwd, r.rtcp[SideA].rev = r.pipes[SideA], r.pipes[SideB]
+	r.rtcp[SideB].fwd, r.rtcp[SideB].rev = r.pipes[SideB], r.pipes[SideA]
+	r.rtcp[SideA].reports = rtcpReports{from: &r.rtt[SideA], to: &r.rtt[SideB]}
+	r.rtcp[SideB].reports = rtcpReports{from: &r.rtt[SideB], to: &r.rtt[SideA]}
+	r.pipes[SideA].rtcp, r.pipes[SideB].rtcp = r.rtcp[SideA], r.rtcp[SideB]
 	return r
 }
 
@@ -57,7 +66,10 @@ func NewRelay(a, b *Port, logger *slog.Logger) *Relay {
 // counter, SRTP indices already sent, replay window); changed keys start a
 // fresh one. A LocalKey that this Relay encrypted with before, on either
 // side, is refused unless it is the side's current one: a fresh context
-// would encrypt at indices already used with that key. Errors wrap
+// would encrypt at indices already used with that key. A configuration
+// with another Remote or RemoteKey than before is another peer: the first
+// SSRC it sends is carried onto the stream the other side received (see
+// "Stream continuity" in the package documentation). Errors wrap
 // ErrBadSide, ErrUnsupportedSuite, ErrBadKey, ErrKeyReused, ErrBadRemote
 // or ErrBadSourceNetwork, and leave the previous configuration in place.
 func (r *Relay) SetLeg(side Side, cfg LegConfig) error {
@@ -83,6 +95,9 @@ func (r *Relay) SetLeg(side Side, cfg LegConfig) error {
 		r.usedKeys = append(r.usedKeys, sum)
 	}
 	r.legs[side].Store(st)
+	if peerChanged(old, st) {
+		r.pipes[side].epoch.Add(1) // continuity.go
+	}
 	// Both directions' payload-type mappings depend on both legs.
 	a, b := r.legs[SideA].Load(), r.legs[SideB].Load()
 	r.pipes[SideA].pts.Store(newPTTable(formatsOf(a), formatsOf(b)))
@@ -125,7 +140,8 @@ func (r *Relay) Close() error {
 	})
 }
 
-// Stats returns the packet counters of both directions and when each
+// Stats returns the packet counters of both directions, their Quality
+// (loss, jitter, and the round trip to each side's peer), and when each
 // direction last carried valid RTP (LastRTP) and forwarded a packet
 // (LastForwarded). It only loads atomics and may be called at any time,
 // also after Close, from any goroutine; an engine enforcing a media
@@ -137,6 +153,7 @@ func (r *Relay) Stats() Stats {
 	a, b := r.pipes[SideA], r.pipes[SideB]
 	st := Stats{AtoB: a.stats.snapshot(a.start), BtoA: b.stats.snapshot(b.start)}
 	st.AtoB.Quality, st.BtoA.Quality = a.quality.snapshot(), b.quality.snapshot()
+	st.AtoB.Quality.RTT, st.BtoA.Quality.RTT = r.rtt[SideA].rtt(), r.rtt[SideB].rtt()
 	st.AtoB.RTCP, st.BtoA.RTCP = r.rtcp[SideA].stats.snapshot(), r.rtcp[SideB].stats.snapshot()
 	return st
 }

@@ -242,6 +242,15 @@ func TestRelaySequenceWrapAndRenegotiation(t *testing.T) {
 	must(t, c.zoom.Configure(c.relay.ports[SideB].Addr(), &mediapeer.Keys{Suite: suite, LocalKey: theirs, RemoteKey: ours}, 0, 2))
 	c.zoom.SetSequence(1) // a new stream may restart anywhere
 	c.exchange(t, 20)
+	// Zoom's restarted stream reaches the carrier as the continuation of
+	// the one before (continuity.go): one SSRC, no jump, one marked
+	// resynchronisation.
+	if s := c.carrier.Stats(); s.SSRCChanges != 0 || s.SeqJumps != 0 || s.Resyncs != 1 {
+		t.Fatalf("carrier %+v, want the stream continued across the re-key", s)
+	}
+	if s := c.zoom.Stats(); s.SSRCChanges != 0 || s.SeqJumps != 0 || s.Resyncs != 0 {
+		t.Fatalf("zoom %+v, want the carrier's stream unchanged", s)
+	}
 }
 
 func TestSetLegErrors(t *testing.T) {

@@ -3,8 +3,6 @@ package media
 import (
 	"sync/atomic"
 	"time"
-
-	"github.com/pion/srtp/v3"
 )
 
 const (
@@ -38,6 +36,7 @@ type ssrcSlot struct {
 	stream int32         // index of the SSRC in the encoder whose id is encID
 	encID  uint64        // 0 = stream not known
 	last   time.Duration // when a packet of the SSRC was last relayed
+	m      srcMap        // how the SSRC maps onto the egress stream (continuity.go)
 }
 
 // ssrcTable is the set of SSRCs a pipe relays from. It is a fixed array
@@ -112,14 +111,13 @@ var encoderIDs atomic.Uint64
 // across SetLeg calls that do not change the LocalKey, together with its
 // context.
 type encoder struct {
-	ctx     *srtp.Context
-	rtcp    *srtp.Context // SRTCP with the same key, for the RTCP reader
+	ctx     *sharedContext // SRTP for the RTP reader, SRTCP for the RTCP reader
 	id      uint64
 	n       int         // streams in use
 	streams []sentIndex // grows with the SSRCs encrypted, SSRCsPerKey at most
 }
 
-func newEncoder(ctx *srtp.Context) *encoder {
+func newEncoder(ctx *sharedContext) *encoder {
 	return &encoder{ctx: ctx, id: encoderIDs.Add(1)}
 }
 

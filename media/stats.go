@@ -25,10 +25,10 @@ type Stats struct {
 // 100 ms since the Relay was created, never later than that packet and
 // less than 100 ms before it. So LastRTP is never before LastForwarded.
 type DirectionStats struct {
-	Received     uint64 // datagrams read on the ingress side
+	Received     uint64 // datagrams read on the ingress side's RTP socket, but RTCP multiplexed there (RTCPMux), which RTCP counts
 	Forwarded    uint64 // packets written to the egress side
 	WrongSource  uint64 // dropped: source IP refused by the ingress leg's RestrictSources
-	NotRTP       uint64 // dropped: not an RTP packet (too short, version != 2, bad header, RTCP, oversized)
+	NotRTP       uint64 // dropped: not an RTP packet (too short, version != 2, bad header, RTCP on a leg without RTCPMux, longer than 1984 bytes)
 	AuthFailed   uint64 // dropped: SRTP authentication/decryption failed (incl. replay)
 	NoRemote     uint64 // dropped: egress remote or keys (ingress RemoteKey) not known yet
 	TooManySSRCs uint64 // dropped: a new SSRC while the ingress leg relays MaxSSRCs others, or the egress LocalKey has encrypted SSRCsPerKey SSRCs
@@ -41,9 +41,15 @@ type DirectionStats struct {
 	DTMFEvents   uint64 // of those events, the digits reported on Relay.Events (once each)
 	DTMFDropped  uint64 // of those, reports dropped because nobody read Relay.Events
 	DTMFInjected uint64 // event packets InjectDTMF sent in this direction
+	// SourceChanges counts the times the ingress stream changed SSRC and
+	// the relay carried the egress stream on across the change: the egress
+	// peer keeps receiving one SSRC with continuous sequence numbers and
+	// timestamps (see "Stream continuity" in the package documentation).
+	SourceChanges uint64
 
 	// Quality is the ingress leg's loss and jitter, measured on every
-	// valid packet.
+	// valid packet, and the round trip to its peer, measured from the
+	// RTCP reports relayed.
 	Quality Quality
 	// RTCP counts the direction's RTCP datagrams.
 	RTCP RTCPStats
@@ -75,6 +81,7 @@ type counters struct {
 	received, forwarded, wrongSource, notRTP, authFailed, noRemote atomic.Uint64
 	tooManySSRCs, duplicate, sendFailed, bytes, panics, relatched  atomic.Uint64
 	dtmfEvents, dtmfDropped, dtmfInjected, dtmfWithheld            atomic.Uint64
+	sourceChanges                                                  atomic.Uint64
 	lastRTP, lastForwarded                                         stamp
 }
 
@@ -123,6 +130,7 @@ func (c *counters) snapshot(start time.Time) DirectionStats {
 		DTMFEvents:    c.dtmfEvents.Load(),
 		DTMFDropped:   c.dtmfDropped.Load(),
 		DTMFInjected:  c.dtmfInjected.Load(),
+		SourceChanges: c.sourceChanges.Load(),
 		LastRTP:       c.lastRTP.time(start),
 		LastForwarded: c.lastForwarded.time(start),
 	}

@@ -136,6 +136,10 @@ type Config struct {
 	// FailoverCodes are final responses that move a call to the next peer
 	// (default DefaultFailoverCodes).
 	FailoverCodes []int
+	// RTCPMux offers Zoom SRTCP multiplexed on the RTP port (a=rtcp-mux,
+	// RFC 5761) in byocp's offers on the Zoom leg, as
+	// trunk.Config.RTCPMux does for the carrier. Off by default.
+	RTCPMux bool
 }
 
 // Validate checks the configuration; errors name the field.
@@ -290,6 +294,10 @@ func (p *Peering) MediaLatch() media.Latch {
 
 // RelayT38 reports whether the Zoom side accepts a T.38 image stream.
 func (p *Peering) RelayT38() bool { return p.cfg.RelayT38 }
+
+// RTCPMux reports whether byocp's offers to Zoom propose RTCP
+// multiplexing (a=rtcp-mux).
+func (p *Peering) RTCPMux() bool { return p.cfg.RTCPMux }
 
 // ReferPolicy is what byocp does with a REFER from Zoom.
 func (p *Peering) ReferPolicy() sip.ReferPolicy { return p.cfg.Refer }

@@ -5,7 +5,8 @@
 // A call has a carrier leg, plain RTP (RTP/AVP), and a Zoom leg, SRTP
 // (RTP/SAVP) keyed with SDES a=crypto lines (RFC 4568). The Bridge never
 // forwards one leg's SDP to the other. It parses the offer it receives into
-// a Media (address, port, formats, keys, ptime, direction), decides what to
+// a Media (address, port, formats, keys, ptime, direction, RTCP port and
+// multiplexing), decides what to
 // offer or answer on the other leg (FilterFormats, AnswerFormats,
 // SelectCrypto, NewCrypto), points the addresses at its own relay ports and
 // writes a fresh SDP with Marshal and that leg's own Origin:
@@ -14,9 +15,10 @@
 //	carrier 200 SDP  <--Marshal-- Media <--Bridge-- Media <--Parse--  Zoom 200 SDP
 //
 // Only the first audio stream is kept (and, when the Bridge relays T.38,
-// the first T.38 image stream); other attributes (a=rtcp, bandwidth, the
-// peer's o= and s=) are dropped, which also hides each leg's topology from
-// the other.
+// the first T.38 image stream); other attributes (bandwidth, the peer's o=
+// and s=) are dropped, and a=rtcp and a=rtcp-mux stay on the leg they came
+// from (see RTCP below), which also hides each leg's topology from the
+// other.
 //
 // # Reading SDP
 //
@@ -51,10 +53,13 @@
 // Parse and Leg read the audio stream out of a Description: its formats
 // (a=rtpmap, a=fmtp, static payload types without a=rtpmap), a=ptime, the
 // direction (media-level, else session-level), the a=crypto lines (RFC
-// 4568) and the address, which must be an IP address of its c= line's
-// family. For input pion/sdp also accepts, Parse returns the same Media as
-// when it used pion/sdp, except that spaces or tabs at the end of a line no
-// longer end up in attribute values (so "a=sendrecv " is a direction).
+// 4568), a=rtcp (RFC 3605; one that cannot be read is ignored) and
+// a=rtcp-mux (RFC 5761), and the address, which must be an IP address of
+// its c= line's family. For input pion/sdp also accepts, Parse returns the
+// same Media as when it used pion/sdp, except that spaces or tabs at the
+// end of a line no longer end up in attribute values (so "a=sendrecv " is
+// a direction), and that it reads a=rtcp and a=rtcp-mux (Media.RTCP,
+// Media.RTCPMux), which it ignored then.
 //
 // # Offer/answer during a call
 //
@@ -100,6 +105,30 @@
 // leg's, else the lowest free dynamic one, never giving a number a second
 // codec within the call. So telephone-event may be 101 on the Zoom leg and
 // 96 on the carrier leg; PayloadMap tells the relay how to renumber.
+//
+// # RTCP
+//
+// byocp receives RTCP on the port after each leg's RTP port (RFC 3550
+// section 11) and never writes a=rtcp. Each leg negotiates RTCP on its own;
+// nothing of it crosses to the other leg:
+//
+//   - The peer's a=rtcp (RFC 3605), the port and, if it gives one, the
+//     address where it receives RTCP, is State.RemoteRTCP; a peer without
+//     it receives RTCP on the port after its RTP port.
+//   - RTCP multiplexing on the RTP port (RFC 5761) is in effect on a leg,
+//     both ways, when the offer and the answer of its last exchange both
+//     have a=rtcp-mux (State.RTCPMux). byocp's answer has a=rtcp-mux
+//     whenever the offer has it, and byocp's offers have it with
+//     LegConfig.RTCPMux and while multiplexing is in effect on the leg, so
+//     that byocp never asks to stop. An answer with a=rtcp-mux to an offer
+//     without it does not start multiplexing (RFC 8035); a peer that
+//     leaves it out of a re-offer, or of its answer to byocp's, stops it,
+//     and RTCP goes to the peer's RTCP port again. byocp receives RTCP on
+//     both of its ports all along (the relay reads both), as an offerer
+//     must until the answer comes (RFC 5761 section 5.1.1).
+//
+// A re-offer that changes only the peer's a=rtcp or a=rtcp-mux is answered
+// on its own leg (Offer.Relay is false) and changes that leg's State.
 //
 // # Other m-lines and T.38
 //

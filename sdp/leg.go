@@ -40,6 +40,14 @@ type LegConfig struct {
 	// the audio or without it (see the package documentation). It must
 	// differ from Port and never changes during the call.
 	ImagePort int
+	// RTCPMux makes byocp's offers on the leg carry a=rtcp-mux (RFC
+	// 5761): RTCP on the RTP port, both ways, once the peer's answer has
+	// it too. Until then, and when the answer lacks it, RTCP uses the
+	// port after Port, on which byocp receives all along (section 5.1.1).
+	// Whatever it is, byocp's answer to an offer with a=rtcp-mux has it,
+	// and byocp's offers keep it while it is in effect on the leg (see
+	// State.RTCPMux). false, the default, leaves offers as they were.
+	RTCPMux bool
 }
 
 // Leg is the RFC 3264 offer/answer state of one leg of a call: byocp's
@@ -118,7 +126,8 @@ type Offer struct {
 	// allowed on this leg with the peer's payload types, on an SRTP leg the
 	// a=crypto line chosen, and the effective direction (with c=0.0.0.0 a
 	// sendrecv stream counts as sendonly and a recvonly one as inactive).
-	// Addr and Port are the peer's. On a leg with an ImagePort, Image is
+	// Addr, Port, RTCP and RTCPMux are the peer's (OfferFrom on the other
+	// leg does not carry RTCP over). On a leg with an ImagePort, Image is
 	// the offered T.38 image stream, if any; the audio fields are empty
 	// when the offer has an image stream and no active audio stream.
 	Media Media
@@ -232,7 +241,7 @@ func (l *Leg) offeredAudio(m Media) (Media, error) {
 	if m.Proto != l.proto() {
 		return Media{}, fmt.Errorf("%w: this leg requires %s, offer has %s", ErrUnacceptable, l.proto(), m.Proto)
 	}
-	off := Media{Addr: m.Addr, Port: m.Port, Proto: m.Proto, Ptime: m.Ptime, Direction: effective(m)}
+	off := Media{Addr: m.Addr, Port: m.Port, Proto: m.Proto, Ptime: m.Ptime, Direction: effective(m), RTCP: m.RTCP, RTCPMux: m.RTCPMux}
 	if l.cfg.SRTP {
 		c, ok := SelectCrypto(m.Crypto, l.cfg.Suites)
 		if !ok {
@@ -276,7 +285,8 @@ func hasCodecs(formats, want []Format) bool {
 // ImagePort and other.Image's attributes when other.Image is not nil, and
 // rejected in its position otherwise. An offered audio stream is rejected
 // when other has no real codec of it but answered the image stream. Every
-// other m-line is rejected.
+// other m-line is rejected. The answer has a=rtcp-mux when the offer has
+// it (RFC 5761), whatever other says: each leg's RTCP is its own.
 //
 // Errors wrap ErrState when no offer from the peer is pending,
 // ErrNoCommonCodec when other has no real codec of the offered audio
@@ -382,8 +392,8 @@ func (l *Leg) answer(formats []Format, dir Direction, ptime int, img *Image) ([]
 	}
 	st := noAudio(l.cur.state)
 	if len(formats) > 0 {
-		m := Media{Addr: l.cfg.Addr, Port: l.cfg.Port, Proto: off.Proto, Formats: formats, Ptime: ptime, Direction: dir}
-		st = State{}
+		m := Media{Addr: l.cfg.Addr, Port: l.cfg.Port, Proto: off.Proto, Formats: formats, Ptime: ptime, Direction: dir, RTCPMux: off.RTCPMux}
+		st = State{RemoteRTCP: off.RTCP, RTCPMux: off.RTCPMux}
 		if l.cfg.SRTP {
 			sel := off.Crypto[0]
 			ours := n.crypto
@@ -447,7 +457,9 @@ func noAudio(prev State) State {
 // direction and ptime, byocp's fixed address and port, byocp's a=crypto
 // line on an SRTP leg (its current tag, suite and key once negotiated, a
 // new key for the first suite of LegConfig.Suites before) and the leg's
-// other m-lines still rejected. Commit it with TakeAnswer, or drop it with
+// other m-lines still rejected, and a=rtcp-mux when LegConfig.RTCPMux is
+// set or RTCP multiplexing is in effect on the leg (m's RTCP and RTCPMux
+// are not carried over). Commit it with TakeAnswer, or drop it with
 // Rollback when the peer refuses it.
 //
 // When m.Image is not nil and the leg has an ImagePort, the offer also has
@@ -481,6 +493,7 @@ func (l *Leg) OfferFrom(m Media) ([]byte, error) {
 			Formats:   n.pts.number(named(FilterFormats(m.Formats, l.cfg.Codecs))),
 			Ptime:     m.Ptime,
 			Direction: effective(m),
+			RTCPMux:   l.cfg.RTCPMux || l.cur.state.RTCPMux,
 		}
 		if !HasAudioCodec(our.Formats) {
 			l.Rollback()
@@ -551,7 +564,9 @@ func (l *Leg) OfferCurrent() ([]byte, error) {
 // the exchange. It returns the answered stream as the other leg needs it:
 // the codecs agreed (with the peer's payload types), the peer's key on an
 // SRTP leg and the effective direction, and the peer's image stream
-// (Media.Image) when byocp offered one and the peer accepted it.
+// (Media.Image) when byocp offered one and the peer accepted it. RTCP
+// multiplexing is in effect (State.RTCPMux) when byocp's offer and the
+// answer both have a=rtcp-mux.
 //
 // The answer must keep the audio stream at its position with a port, use
 // the offer's transport, share a real codec with the offer (dynamic
@@ -656,6 +671,7 @@ func (l *Leg) answeredAudio(s session) (a Media, st State, agreed []Format, out 
 		st.Codecs = append(st.Codecs, Codec{Format: f, LocalPT: ours.PayloadType})
 	}
 	st.Remote = netip.AddrPortFrom(a.Addr, uint16(a.Port))
+	st.RemoteRTCP, st.RTCPMux = a.RTCP, off.RTCPMux && a.RTCPMux
 	st.Direction = intersect(off.Direction, effective(a).reverse())
 	st.Ptime, st.Index = a.Ptime, n.index
 	out = a

@@ -39,8 +39,10 @@ func (o *Origin) Bump() { o.Version++ }
 // Marshal writes a complete SDP for m with CRLF line endings: v=, o= from o,
 // s=byocp, a session-level c=, t=0 0, then m=audio with m.Formats in order,
 // an a=rtpmap for every named format (static ones too), a=fmtp where set,
-// a=ptime when positive, the a=crypto lines and the direction attribute
-// (sendrecv when m.Direction is empty). It does not bump o.Version.
+// a=ptime when positive, the a=crypto lines, a=rtcp when m.RTCP is set
+// (with its address when it is not m.Addr), a=rtcp-mux with m.RTCPMux and
+// the direction attribute (sendrecv when m.Direction is empty). It does
+// not bump o.Version.
 //
 // A rejected stream (Port 0) may have an invalid Addr, written as the
 // unspecified address of the origin's family, and no formats, written as
@@ -126,7 +128,7 @@ func mediaDescription(m Media) (*pion.MediaDescription, error) {
 			Protos:  strings.Split(m.Proto, "/"),
 			Formats: make([]string, 0, max(len(m.Formats), 1)),
 		},
-		Attributes: make([]pion.Attribute, 0, 2*len(m.Formats)+len(m.Crypto)+2),
+		Attributes: make([]pion.Attribute, 0, 2*len(m.Formats)+len(m.Crypto)+4),
 	}
 	if len(m.Formats) == 0 {
 		if m.Port != 0 {
@@ -159,6 +161,20 @@ func mediaDescription(m Media) (*pion.MediaDescription, error) {
 			return nil, fmt.Errorf("%w: cannot write tag %d %s", ErrBadCrypto, c.Tag, c.Suite)
 		}
 		md.Attributes = append(md.Attributes, pion.NewAttribute("crypto", c.String()))
+	}
+	if m.RTCP.IsValid() {
+		a := m.RTCP.Addr()
+		if m.RTCP.Port() == 0 || a.Zone() != "" {
+			return nil, fmt.Errorf("%w: a=rtcp %s", errBadAddr, m.RTCP)
+		}
+		v := strconv.Itoa(int(m.RTCP.Port()))
+		if a != m.Addr {
+			v += " IN " + addrType(a) + " " + a.String()
+		}
+		md.Attributes = append(md.Attributes, pion.NewAttribute("rtcp", v))
+	}
+	if m.RTCPMux {
+		md.Attributes = append(md.Attributes, pion.NewPropertyAttribute("rtcp-mux"))
 	}
 	md.Attributes = append(md.Attributes, pion.NewPropertyAttribute(string(dir)))
 	return md, nil

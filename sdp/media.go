@@ -75,10 +75,10 @@ var staticFormats = map[uint8]Format{
 
 // Media is the audio stream of a session description, reduced to what a
 // relay and a B2BUA need, and, for a Leg that relays T.38, its image
-// stream. Everything else in the SDP (other attributes, a=rtcp,
-// bandwidth, the peer's o= line, other m-lines) is dropped on purpose, as
-// far as Media goes (Read's Description keeps it all): the Bridge writes
-// each leg's SDP from its own state.
+// stream. Everything else in the SDP (other attributes, bandwidth, the
+// peer's o= line, other m-lines) is dropped on purpose, as far as Media
+// goes (Read's Description keeps it all): the Bridge writes each leg's
+// SDP from its own state.
 //
 // In a Leg's offers and answers the audio fields are empty (no Formats,
 // Port 0) when the session has no audio stream: a T.38 re-offer whose
@@ -94,6 +94,16 @@ type Media struct {
 	Crypto    []Crypto  // a=crypto lines in order
 	Ptime     int       // 0 when absent
 	Direction Direction // SendRecv when absent
+	// RTCP is where the stream's sender receives RTCP when its a=rtcp
+	// attribute (RFC 3605) says so: that port, at the attribute's address
+	// or else at Addr (0.0.0.0 returned as is). The zero AddrPort when
+	// there is no usable a=rtcp: RTCP then goes to the port after Port
+	// (RFC 3550 section 11), or to Port itself with RTCPMux.
+	RTCP netip.AddrPort
+	// RTCPMux reports a=rtcp-mux (RFC 5761): the sender can send and
+	// receive RTCP on the RTP port. It is in effect on a stream when both
+	// the offer and the answer have it (see Leg).
+	RTCPMux bool
 	// Image is the T.38 image stream (m=image ... udptl t38) a Leg with an
 	// ImagePort negotiates; nil when there is none, or it is rejected.
 	Image *Image

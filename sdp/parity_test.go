@@ -15,7 +15,8 @@ import (
 
 // pionParse is Parse as it was before Read: pion/sdp v3 with byocp's
 // repairs (bare CR, unterminated last line, missing s=). The parity tests
-// check that Parse gives the same Media for every input both accept.
+// check that Parse gives the same Media for every input both accept, but
+// for the fields Parse has read since (see sincePion).
 func pionParse(body []byte) (Media, error) {
 	text, err := pionNormalize(body)
 	if err != nil {
@@ -145,6 +146,14 @@ func pionAudioMedia(sd *pion.SessionDescription, md *pion.MediaDescription) (Med
 	return m, nil
 }
 
+// sincePion returns m without what Parse has read since it stopped using
+// pion/sdp: a=rtcp and a=rtcp-mux (TestParse and TestReadPublished check
+// those).
+func sincePion(m Media) Media {
+	m.RTCP, m.RTCPMux = netip.AddrPort{}, false
+	return m
+}
+
 // parityFixtures are the SDP bodies of this package's tests that pion/sdp
 // accepts, with the line-ending variants Parse always repaired.
 func parityFixtures() map[string]string {
@@ -196,7 +205,7 @@ func TestParseParity(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
-			if !reflect.DeepEqual(got, want) {
+			if got := sincePion(got); !reflect.DeepEqual(got, want) {
 				t.Errorf("Parse:\n got %+v\nwant %+v", got, want)
 			}
 		})
@@ -243,7 +252,7 @@ func FuzzParseParity(f *testing.F) {
 				return
 			}
 			t.Fatalf("Parse = %v, pion-based Parse accepted it: %+v", err, want)
-		case !hasPaddedLine(body) && !reflect.DeepEqual(got, want):
+		case !hasPaddedLine(body) && !reflect.DeepEqual(sincePion(got), want):
 			t.Fatalf("Parse:\n got %+v\nwant %+v", got, want)
 		}
 	})

@@ -2,6 +2,7 @@ package sdp
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -16,9 +17,12 @@ import (
 // session-level) is missing or not an IP address of its family (a host
 // name, a multicast TTL).
 //
-// a=crypto lines with an unknown suite or an unusable key are skipped, and
-// an a=rtpmap that cannot be read leaves the format with its RFC 3551 name
-// (static payload types) or no name (dynamic ones).
+// a=crypto lines with an unknown suite or an unusable key are skipped, an
+// a=rtpmap that cannot be read leaves the format with its RFC 3551 name
+// (static payload types) or no name (dynamic ones), and an a=rtcp that
+// cannot be read (a port that is not 1-65535, an address that is not an
+// IP address of its family, a missing field) is ignored like an absent
+// one.
 func Parse(body []byte) (Media, error) {
 	d, err := Read(body)
 	if err != nil {
@@ -67,6 +71,7 @@ func audioMedia(d *Description, i int) (Media, error) {
 		}
 	}
 	var seenRtpmap, seenFmtp [128]bool // the first line for a payload type wins
+	seenRTCP := false                  // so does the first usable a=rtcp
 	for _, a := range sec.Attributes() {
 		switch a.Key {
 		case "rtpmap":
@@ -103,6 +108,12 @@ func audioMedia(d *Description, i int) (Media, error) {
 			if c, err := ParseCrypto(a.Value); err == nil {
 				m.Crypto = append(m.Crypto, c)
 			}
+		case "rtcp":
+			if rtcp, ok := parseRTCP(a.Value, m.Addr); ok && !seenRTCP {
+				m.RTCP, seenRTCP = rtcp, true
+			}
+		case "rtcp-mux":
+			m.RTCPMux = true
 		default:
 			if dir := Direction(a.Key); dir.valid() {
 				m.Direction = dir
@@ -110,6 +121,27 @@ func audioMedia(d *Description, i int) (Media, error) {
 		}
 	}
 	return m, nil
+}
+
+// parseRTCP parses an a=rtcp value, "<port> [<nettype> <addrtype>
+// <connection-address>]" (RFC 3605 section 2.1), into where RTCP goes:
+// the port at the value's address, or at addr (the stream's c= address)
+// when it gives none.
+func parseRTCP(v string, addr netip.Addr) (netip.AddrPort, bool) {
+	f := fields(v)
+	if len(f) != 1 && len(f) != 4 {
+		return netip.AddrPort{}, false
+	}
+	port, err := strconv.ParseUint(f[0], 10, 16)
+	if err != nil || port == 0 {
+		return netip.AddrPort{}, false
+	}
+	if len(f) == 4 {
+		if addr, err = (Connection{NetType: f[1], AddrType: f[2], Address: f[3]}).Addr(); err != nil {
+			return netip.AddrPort{}, false
+		}
+	}
+	return netip.AddrPortFrom(addr, uint16(port)), true
 }
 
 // splitPT splits "<payload type> <rest>" as in a=rtpmap and a=fmtp values.

@@ -51,6 +51,7 @@ var (
 		},
 		Ptime:     20,
 		Direction: SendRecv,
+		RTCP:      netip.MustParseAddrPort("198.51.100.20:4001"), // a=rtcp:4001
 	}
 )
 

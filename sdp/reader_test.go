@@ -105,17 +105,20 @@ func TestReadPublished(t *testing.T) {
 		{"FreeSWITCH LF-only, a=rtcp-mux", freeswitchLF, []string{"audio 27870 RTP/AVP 9 101 13 @10.0.0.6"},
 			Media{Addr: ip("10.0.0.6"), Port: 27870, Proto: ProtoRTPAVP, Ptime: 20, Direction: SendRecv, Formats: []Format{
 				{PayloadType: 9, Name: "G722", ClockRate: 8000}, {PayloadType: 101, Name: "telephone-event", ClockRate: 8000, Fmtp: "0-16"},
-				{PayloadType: 13, Name: "CN", ClockRate: 8000}}}, nil},
+				{PayloadType: 13, Name: "CN", ClockRate: 8000}},
+				RTCP: netip.MustParseAddrPort("10.0.0.6:27870"), RTCPMux: true}, nil},
 		{"FreeSWITCH hold with video, b= after a=", freeswitchHold,
 			[]string{"audio 11366 RTP/AVP 9 101 @104.197.230.189", "video 11406 RTP/AVP 102 @104.197.230.189"},
 			Media{Addr: ip("104.197.230.189"), Port: 11366, Proto: ProtoRTPAVP, Ptime: 20, Direction: RecvOnly, Formats: []Format{
-				{PayloadType: 9, Name: "G722", ClockRate: 8000}, {PayloadType: 101, Name: "telephone-event", ClockRate: 8000, Fmtp: "0-16"}}}, nil},
+				{PayloadType: 9, Name: "G722", ClockRate: 8000}, {PayloadType: 101, Name: "telephone-event", ClockRate: 8000, Fmtp: "0-16"}},
+				RTCP: netip.MustParseAddrPort("104.197.230.189:11367")}, nil},
 		{"Mobicents", mobicentsOffer, []string{"audio 37402 RTP/AVP 8 0 3 18 97 102 101 126 @192.168.1.1"},
 			Media{Addr: ip("192.168.1.1"), Port: 37402, Proto: ProtoRTPAVP, Ptime: 20, Direction: SendRecv, Formats: []Format{
 				{PayloadType: 8, Name: "pcma", ClockRate: 8000}, {PayloadType: 0, Name: "pcmu", ClockRate: 8000},
 				{PayloadType: 3, Name: "gsm", ClockRate: 8000}, {PayloadType: 18, Name: "g729", ClockRate: 8000},
 				{PayloadType: 97, Name: "l16", ClockRate: 8000}, {PayloadType: 102, Name: "ilbc", ClockRate: 8000},
-				{PayloadType: 101, Name: "telephone-event", ClockRate: 8000}, {PayloadType: 126, Name: "telephone-event", ClockRate: 8000}}}, nil},
+				{PayloadType: 101, Name: "telephone-event", ClockRate: 8000}, {PayloadType: 126, Name: "telephone-event", ClockRate: 8000}},
+				RTCP: netip.MustParseAddrPort("192.168.1.1:37403")}, nil},
 		{"Cisco c= after m=", ciscoOffer, []string{"audio 20096 RTP/AVP 0 8 18 9 116 101 @10.10.10.10"}, ciscoMedia, nil},
 		{"Cisco without s=", ciscoNoSessionName, []string{"audio 20096 RTP/AVP 0 8 18 9 116 101 @10.10.10.10"}, ciscoMedia, nil},
 	}

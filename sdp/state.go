@@ -13,6 +13,17 @@ type State struct {
 	// legacy hold (c=0.0.0.0, or :: for IPv6) its address is unspecified
 	// and Direction does not send.
 	Remote netip.AddrPort
+	// RemoteRTCP is where the peer receives RTCP when its last SDP names
+	// a port for it with a=rtcp (RFC 3605; the address is the attribute's,
+	// else the audio stream's c= address, 0.0.0.0 returned as is). The
+	// zero AddrPort when it names none: RTCP then goes to the port after
+	// Remote's (RFC 3550 section 11). With RTCPMux, RTCP goes to Remote.
+	RemoteRTCP netip.AddrPort
+	// RTCPMux reports that RTCP travels on the RTP ports of this leg, both
+	// ways (RFC 5761): the offer and the answer of the leg's last
+	// exchange both have a=rtcp-mux. byocp still receives RTCP on the
+	// port after its RTP port then.
+	RTCPMux bool
 	// Direction is the stream's direction on this leg from byocp's side:
 	// SendOnly means byocp sends to the peer and the peer sends nothing,
 	// RecvOnly the opposite. Anything but SendRecv means the call is on
@@ -42,10 +53,11 @@ type State struct {
 	//
 	// While a leg has an image stream and no audio stream (a T.38
 	// re-INVITE replaced or disabled the audio), the audio fields say
-	// so: Remote is the zero AddrPort, Direction is Inactive, Codecs is
-	// empty, Ptime is 0 and Index is -1. Suite, LocalKey and RemoteKey
-	// keep the keys of the leg's last audio stream, so that a relay keeps
-	// its SRTP contexts for when the audio comes back.
+	// so: Remote and RemoteRTCP are the zero AddrPort, RTCPMux is false,
+	// Direction is Inactive, Codecs is empty, Ptime is 0 and Index is -1.
+	// Suite, LocalKey and RemoteKey keep the keys of the leg's last audio
+	// stream, so that a relay keeps its SRTP contexts for when the audio
+	// comes back.
 	Image *Image
 }
 

@@ -91,6 +91,13 @@ type Config struct {
 	// Redirects says whether Dial follows the carrier's redirects (3xx)
 	// and to which addresses; the zero value follows none.
 	Redirects Redirects
+	// RTCPMux offers the carrier RTCP multiplexed on the RTP port
+	// (a=rtcp-mux, RFC 5761) in byocp's offers on the carrier leg; it is
+	// used when the carrier's answer has a=rtcp-mux too. Off (the
+	// default), the offers are as they were and RTCP uses the port after
+	// the RTP port. Either way byocp accepts a=rtcp-mux in the carrier's
+	// offers, and receives RTCP on both ports.
+	RTCPMux bool
 }
 
 // MaxRedirects is the most redirects Trunk.Dial follows for one call:
@@ -337,6 +344,10 @@ func (t *Trunk) MediaLatch() media.Latch {
 
 // RelayT38 reports whether the carrier side accepts a T.38 image stream.
 func (t *Trunk) RelayT38() bool { return t.cfg.RelayT38 }
+
+// RTCPMux reports whether byocp's offers to the carrier propose RTCP
+// multiplexing (a=rtcp-mux).
+func (t *Trunk) RTCPMux() bool { return t.cfg.RTCPMux }
 
 // ReferPolicy is what byocp does with a REFER from the carrier.
 func (t *Trunk) ReferPolicy() sip.ReferPolicy { return t.cfg.Refer }

@@ -26,6 +26,17 @@
 //     socket to its peer. It does no SRTP and no checks. Without a C
 //     compiler, the same loop in Go on raw system calls and one locked
 //     thread (-ref go forces it); the output says which.
+//   - the reference relay with libsrtp2 ("reference + libsrtp2"): the
+//     same C program built with -DWITH_SRTP, which also does the SRTP
+//     work byocp does on side B, with libsrtp2 as C media engines use it:
+//     per call an outbound srtp_t with side B's local key that
+//     srtp_protects what side A sends, and an inbound one with its remote
+//     key that srtp_unprotects what side B sends (replay window 64, as
+//     byocp's; what fails is dropped and counted). It is built only where
+//     libsrtp2 is installed (Debian: libsrtp2-dev), or where
+//     LIBSRTP2_CFLAGS and LIBSRTP2_LIBS name another build of it; else
+//     the output says it was skipped. The output names libsrtp's version
+//     and crypto library, which decides much of its cost.
 //   - the load generator: for every call a carrier endpoint that sends
 //     PCMU RTP (160-byte payload) to side A and a Zoom endpoint that sends
 //     SRTP (pion/srtp) to side B, one packet per 20 ms each way, the
@@ -42,8 +53,9 @@
 //     allocates nothing per packet. Arrivals do not wake it, so a relay's
 //     send costs what a send to another machine would, without waking a
 //     thread here. It reports its own CPU time and how late it sent, so
-//     that it can be seen not to be the bottleneck. For the reference,
-//     both endpoints send plain RTP.
+//     that it can be seen not to be the bottleneck. For the floor, both
+//     endpoints send plain RTP; for the reference with libsrtp2, the
+//     Zoom endpoint sends and expects SRTP exactly as for byocp.
 //   - with -flood, a flood sender: during an extra byocp run, datagrams
 //     shaped like RTP from a wrong source (127.0.0.2) at a bounded rate to
 //     call 0's side A port.
@@ -56,10 +68,12 @@
 // window divided by the packets it forwarded in it. Datagrams the kernel
 // dropped at full socket buffers are read from /proc/net/udp, to tell
 // where loss happened; the load average and the relay's involuntary
-// context switches tell how contended the CPUs were. The reference and
-// byocp run one after the other under the same calls, rate and duration
-// (-rounds repeats the pair); their ratio is the figure to compare,
-// because the machine may be running other work. For byocp, memory per
+// context switches tell how contended the CPUs were. The reference, the
+// reference with libsrtp2 and byocp run one after the other under the
+// same calls, rate and duration (-rounds repeats them); byocp's ratio to
+// the floor is the figure to compare, because the machine may be running
+// other work, and its ratio to the reference with libsrtp2 tells how much
+// of the gap is SRTP. For byocp, memory per
 // established call is the growth of the Go heap (HeapInuse) and goroutine
 // stacks (StackInuse), each read after a GC, from after the PortPool is
 // made to the end of the warm-up, divided by the calls.

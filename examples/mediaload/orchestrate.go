@@ -35,8 +35,9 @@ type options struct {
 type relayKind int
 
 const (
-	kindRefC relayKind = iota
-	kindRefGo
+	kindRefC    relayKind = iota // the floor in C
+	kindRefGo                    // the floor in Go, without a C compiler
+	kindRefSRTP                  // the C floor plus side B's SRTP with libsrtp2
 	kindByocp
 )
 
@@ -89,6 +90,8 @@ func runOne(o *options, spec runSpec) (res *runResult, err error) {
 		relay, err = startChild("reference relay (C)", spec.bin, deadline)
 	case kindRefGo:
 		relay, err = startChild("reference relay (Go)", self, deadline, roleEnv+"=ref")
+	case kindRefSRTP:
+		relay, err = startChild("reference relay (C, libsrtp2)", spec.bin, deadline)
 	case kindByocp:
 		env := []string{deadline, roleEnv + "=relay"}
 		if o.engineWorkers > 0 {
@@ -111,8 +114,9 @@ func runOne(o *options, spec runSpec) (res *runResult, err error) {
 	defer relay.kill()
 
 	// Keys for the Zoom side: the relay's (side B LocalKey) and Zoom's
-	// (side B RemoteKey), fresh for every run.
-	srtpOn := spec.kind == kindByocp && o.suite != "none"
+	// (side B RemoteKey), fresh for every run. The floor gets none: both
+	// its endpoints send plain RTP.
+	srtpOn := (spec.kind == kindByocp || spec.kind == kindRefSRTP) && o.suite != "none"
 	var zoomKeys, relayKeys [][]byte
 	if srtpOn {
 		n, err := media.SuiteKeyLen(o.suite)

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,15 +18,36 @@ import (
 )
 
 // refRelayC is the reference relay in C: one thread, epoll, recvfrom and
-// sendto. mediaload compiles it with gcc -O2 at run time.
+// sendto; with -DWITH_SRTP, also side B's SRTP with libsrtp2. mediaload
+// compiles it with gcc -O2 at run time.
 //
 //go:embed csrc/refrelay.c
 var refRelayC []byte
 
+// refSRTPSuites are the SDES suites the C reference relay with libsrtp2
+// knows (csrc/refrelay.c, session).
+var refSRTPSuites = map[string]bool{"AES_CM_128_HMAC_SHA1_80": true, "AES_CM_128_HMAC_SHA1_32": true}
+
+// libsrtp2Flags returns the compiler flags and the libraries that build
+// with libsrtp2: $LIBSRTP2_CFLAGS and $LIBSRTP2_LIBS (split at spaces),
+// as autoconf's pkg-config checks take them, or else the system's
+// libsrtp2 (-lsrtp2). They pick another libsrtp2 build, for instance one
+// with another crypto library:
+//
+//	LIBSRTP2_CFLAGS=-I/opt/srtp/include LIBSRTP2_LIBS="/opt/srtp/lib/libsrtp2.a -lcrypto"
+func libsrtp2Flags() (cflags, libs []string) {
+	cflags, libs = strings.Fields(os.Getenv("LIBSRTP2_CFLAGS")), strings.Fields(os.Getenv("LIBSRTP2_LIBS"))
+	if len(libs) == 0 {
+		libs = []string{"-lsrtp2"}
+	}
+	return cflags, libs
+}
+
 // buildRefC compiles the C reference relay into dir with the C compiler
 // named by $CC or gcc, and returns the binary's path and the compiler's
-// version line.
-func buildRefC(dir string) (bin, version string, err error) {
+// version line. With srtp it builds the variant with libsrtp2 (see
+// libsrtp2Flags), and fails if libsrtp2's headers or library are missing.
+func buildRefC(dir string, srtp bool) (bin, version string, err error) {
 	cc := os.Getenv("CC")
 	if cc == "" {
 		cc = "gcc"
@@ -38,8 +60,14 @@ func buildRefC(dir string) (bin, version string, err error) {
 		return "", "", err
 	}
 	bin = filepath.Join(dir, "refrelay")
-	if out, err := exec.Command(cc, "-O2", "-o", bin, src).CombinedOutput(); err != nil {
-		return "", "", fmt.Errorf("%s -O2: %w: %s", cc, err, out)
+	flags, libs := []string{"-O2"}, []string(nil)
+	if srtp {
+		bin = filepath.Join(dir, "refrelay-srtp")
+		cflags, srtpLibs := libsrtp2Flags()
+		flags, libs = slices.Concat([]string{"-O2", "-DWITH_SRTP"}, cflags), srtpLibs
+	}
+	if out, err := exec.Command(cc, slices.Concat(flags, []string{"-o", bin, src}, libs)...).CombinedOutput(); err != nil {
+		return "", "", fmt.Errorf("%s %s: %w: %s", cc, strings.Join(slices.Concat(flags, libs), " "), err, out)
 	}
 	out, _ := exec.Command(cc, "--version").Output()
 	version, _, _ = strings.Cut(string(out), "\n")

@@ -26,7 +26,8 @@ import (
 // RTP with -suite none). Side B is first keyed with only its LocalKey (our
 // offer), then given both remotes and Zoom's key (the answer), as in a
 // call. The control protocol is the reference relay's (see
-// csrc/refrelay.c), plus:
+// csrc/refrelay.c; the srtp line as the one built with libsrtp2 takes
+// it, and left out with -suite none), plus:
 //
 //	srtp SUITE LOCAL0 REMOTE0 ...  before calls: side B's keys, hex
 //	mem                            -> mem k=v ... (heap and stacks, after GC)

@@ -14,8 +14,10 @@ import (
 
 // reporter writes the results.
 type reporter struct {
-	w io.Writer
-	o *options
+	w           io.Writer
+	o           *options
+	srtpLib     string // libsrtp's version and crypto, for the reference with libsrtp2
+	srtpSkipped string // why the reference with libsrtp2 is not run, or ""
 }
 
 func (r *reporter) printf(format string, a ...any) { fmt.Fprintf(r.w, format, a...) }
@@ -48,6 +50,9 @@ func (r *reporter) header(args []string) {
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, strings.Join(loadF, " "))
 	r.printf("  shared machines give noisy absolute figures: compare byocp with the reference of the same round\n")
 	r.printf("command: go run ./examples/mediaload %s\n", strings.Join(args, " "))
+	if r.srtpSkipped != "" {
+		r.printf("reference + libsrtp2: skipped, %s\n", r.srtpSkipped)
+	}
 }
 
 // agg sums the generator's groups.
@@ -165,6 +170,11 @@ func (r *reporter) result(res *runResult, desc string, noFlood *runResult) {
 	}
 	r.printf("   CPU shares      relay %.0f%%, generator %.0f%%%s of one core; the relay was preempted %.0f times/s%s\n",
 		100*cpu.Seconds()/win, 100*gcpu.Seconds()/max(g.Window.Seconds(), 1e-9), floodPart, res.counters["preempted"]/win, load)
+	if res.spec.kind == kindRefSRTP {
+		c := res.counters
+		r.printf("   libsrtp2        A->B (RTP->SRTP) protected %.0f, B->A (SRTP->RTP) unprotected %.0f; dropped: protect failed %.0f, unprotect failed %.0f\n",
+			c["protected"], c["unprotected"], c["protectFailed"], c["unprotectFailed"])
+	}
 	if res.spec.kind == kindByocp {
 		r.mediaStats(res)
 		if !res.spec.flood {
@@ -229,9 +239,10 @@ func (r *reporter) memory(res *runResult) {
 	setup := (m["heapSetup"] - m["heapBase"] + m["stackSetup"] - m["stackBase"]) / n
 	r.printf("   memory per call %.1f KiB established (Go heap %.1f KiB + goroutine stacks %.1f KiB), %.1f KiB before the first packet\n",
 		(heap+stack)/1024, heap/1024, stack/1024, setup/1024)
-	r.printf("                   = the Relay, its 2 Ports (4 sockets' Go state), per-direction receive/decrypt/encrypt buffers and SSRC\n")
-	r.printf("                   tables, 2 SRTP contexts with their per-SSRC state, 2 reader goroutines; not the PortPool, kernel socket\n")
-	r.printf("                   buffers, or the runtime's off-heap netpoll descriptors\n")
+	r.printf("                   = the Relay, its 2 Ports (4 sockets' Go state), SSRC tables, 2 SRTP contexts (SRTP and\n")
+	r.printf("                   SRTCP) with their per-SSRC state, and with goroutines 4 reader goroutines and their receive\n")
+	r.printf("                   buffers; not the PortPool, an engine's workers, kernel socket buffers, or the runtime's\n")
+	r.printf("                   off-heap netpoll descriptors\n")
 }
 
 func (r *reporter) floodResult(res, noFlood *runResult) {
@@ -249,29 +260,48 @@ func (r *reporter) floodResult(res, noFlood *runResult) {
 	r.printf("   call 0          loss %s; %s\n", fmtLoss(cs), fmtLat(cl))
 }
 
-func (r *reporter) summary(rounds [][]*runResult) {
+// median returns the median of v, which it sorts.
+func median(v []float64) float64 {
+	slices.Sort(v)
+	m := v[len(v)/2]
+	if len(v)%2 == 0 {
+		m = (v[len(v)/2-1] + m) / 2
+	}
+	return m
+}
+
+func (r *reporter) summary(rounds []round) {
 	o := r.o
 	r.printf("\n== summary\n")
-	var ratios []float64
-	for i, rs := range rounds {
-		ref, b := rs[0], rs[1]
-		ratio := float64(perPacket(b)) / float64(perPacket(ref))
+	var ratios, srtpRatios []float64
+	for i, rd := range rounds {
+		b := perPacket(rd.byocp)
+		ratio := float64(b) / float64(perPacket(rd.floor))
 		ratios = append(ratios, ratio)
 		prefix := "  "
 		if len(rounds) > 1 {
 			prefix = fmt.Sprintf("  round %d: ", i+1)
 		}
-		r.printf("%sCPU per relayed packet, byocp / reference: %.2f / %.2f us = %.2fx\n", prefix, us(perPacket(b)), us(perPacket(ref)), ratio)
+		r.printf("%sCPU per relayed packet, byocp / reference: %.2f / %.2f us = %.2fx\n", prefix, us(b), us(perPacket(rd.floor)), ratio)
+		if rd.srtp != nil {
+			s := float64(b) / float64(perPacket(rd.srtp))
+			srtpRatios = append(srtpRatios, s)
+			r.printf("%*sbyocp / reference + libsrtp2: %.2f / %.2f us = %.2fx\n", len(prefix)+len("CPU per relayed packet, "), "", us(b), us(perPacket(rd.srtp)), s)
+		}
 	}
-	slices.Sort(ratios)
-	ratio := ratios[len(ratios)/2]
-	if len(ratios)%2 == 0 {
-		ratio = (ratios[len(ratios)/2-1] + ratio) / 2
+	ratio := median(ratios)
+	srtpRatio := 0.0
+	if len(srtpRatios) > 0 {
+		srtpRatio = median(srtpRatios)
 	}
 	if len(ratios) > 1 {
-		r.printf("  median ratio of %d rounds: %.2fx\n", len(ratios), ratio)
+		r.printf("  median ratio of %d rounds: %.2fx", len(ratios), ratio)
+		if len(srtpRatios) > 0 {
+			r.printf(" (to the reference), %.2fx (to the reference + libsrtp2)", srtpRatio)
+		}
+		r.printf("\n")
 	}
-	last := rounds[0]
+	first := rounds[0]
 	verdict := func(ok bool) string {
 		if ok {
 			return "met"
@@ -280,18 +310,31 @@ func (r *reporter) summary(rounds [][]*runResult) {
 	}
 	r.printf("  targets (the CPU ratio: median of the rounds; the rest: round 1):\n")
 	r.printf("    CPU per packet within 1.2x of a minimal C relay: %.2fx, %s", ratio, verdict(ratio <= 1.2))
-	if last[0].spec.kind != kindRefC {
+	if first.floor.spec.kind != kindRefC {
 		r.printf(" (the reference here is the Go raw-syscall relay, not C)")
 	}
 	r.printf("\n")
-	bs, bl := all(last[1])
+	if len(srtpRatios) > 0 {
+		r.printf("    informational, no target: CPU per packet against the same C relay doing byocp's SRTP with libsrtp2: %.2fx (%s)\n", srtpRatio, r.srtpLib)
+		if strings.Contains(r.srtpLib, "NSS") {
+			r.printf("      this libsrtp2 does AES through NSS, which sets up a cipher context for every packet; libsrtp2 built\n")
+			r.printf("      with OpenSSL (--enable-openssl) is several times faster: LIBSRTP2_CFLAGS and LIBSRTP2_LIBS choose one\n")
+		}
+	} else {
+		r.printf("    informational, no target: CPU per packet against the same C relay doing byocp's SRTP with libsrtp2: not measured (%s)\n", r.srtpSkipped)
+	}
+	bs, bl := all(first.byocp)
 	if o.calls == 200 {
 		r.printf("    latency p99 <= 1 ms at 200 calls: %s, %s\n", fmtDur(bl.p99), verdict(bl.n > 0 && bl.p99 <= time.Millisecond))
 	} else {
 		r.printf("    latency p99 <= 1 ms at 200 calls: not judged at %d calls (p99 here %s)\n", o.calls, fmtDur(bl.p99))
 	}
-	rs, _ := all(last[0])
+	rs, _ := all(first.floor)
 	r.printf("    no loss below saturation: byocp %.3f%%, reference %.3f%%", lossPct(bs), lossPct(rs))
+	if first.srtp != nil {
+		ss, _ := all(first.srtp)
+		r.printf(", reference + libsrtp2 %.3f%%", lossPct(ss))
+	}
 	switch {
 	case bs.Received >= bs.Sent:
 		r.printf(", met\n")
@@ -300,13 +343,13 @@ func (r *reporter) summary(rounds [][]*runResult) {
 	default:
 		r.printf(" (both lost packets: this load saturates the machine)\n")
 	}
-	if m := last[1].mem; m["calls"] > 0 {
+	if m := first.byocp.mem; m["calls"] > 0 {
 		per := (m["heapNow"] - m["heapBase"] + m["stackNow"] - m["stackBase"]) / m["calls"]
 		r.printf("    memory per established call <= 16 KiB: %.1f KiB, %s\n", per/1024, verdict(per <= 16*1024))
 	}
-	if len(last) > 2 {
-		fs, fl := others(last[2])
-		ns, nl := others(last[1])
+	if first.flood != nil {
+		fs, fl := others(first.flood)
+		ns, nl := others(first.byocp)
 		ok := fs.Received >= fs.Sent || lossPct(fs) <= lossPct(ns)
 		r.printf("    a flood on call 0 leaves the others unaffected: loss %.3f%% (without flood %.3f%%), p99 %s (without %s), %s\n",
 			lossPct(fs), lossPct(ns), fmtDur(fl.p99), fmtDur(nl.p99), map[bool]string{true: "no loss added", false: "loss added"}[ok])

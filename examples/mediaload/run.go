@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,7 +37,7 @@ func run(args []string, w io.Writer) error {
 	fs.IntVar(&o.sockets, "gen-sockets", 4, "load generator sockets per thread (0: one per endpoint, i.e. two per call)")
 	fs.DurationVar(&o.tick, "gen-tick", 100*time.Microsecond, "load generator send granularity")
 	fs.IntVar(&o.rounds, "rounds", 1, "repeat reference and byocp runs alternately this many times")
-	fs.IntVar(&o.engineWorkers, "workers", 0, "media.Engine.Workers of the byocp relay: 0 for a reader goroutine per socket, N for N epoll worker threads")
+	fs.IntVar(&o.engineWorkers, "workers", 1, "media.Engine.Workers of the byocp relay: N epoll worker threads (1, the Bridge's default), 0 for a reader goroutine per socket")
 	fs.IntVar(&o.relayProcs, "relay-gomaxprocs", 0, "GOMAXPROCS of the byocp relay process (0: the Go default, one per core)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the byocp relay process over the window (first round)")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile of the byocp relay process with the calls established (first round)")
@@ -50,26 +51,30 @@ func run(args []string, w io.Writer) error {
 		return err
 	}
 
-	// The reference relay.
+	dir, err := os.MkdirTemp("", "mediaload")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	// The reference relay: the floor.
 	ref := runSpec{label: "reference", kind: kindRefGo}
-	refDesc := "Go on raw system calls (-ref go): one locked thread, epoll + recvfrom/sendto; datagrams forwarded unchanged, no SRTP, no checks (the floor)"
+	const floor = "datagrams forwarded unchanged, no SRTP, no checks (the floor)"
+	refDesc := "Go on raw system calls (-ref go): one locked thread, epoll + recvfrom/sendto; " + floor
 	if o.ref != "go" {
-		dir, err := os.MkdirTemp("", "mediaload")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		bin, version, err := buildRefC(dir)
+		bin, version, err := buildRefC(dir, false)
 		switch {
 		case err == nil:
 			ref.kind, ref.bin = kindRefC, bin
-			refDesc = "C (" + version + ", -O2): one thread, epoll + recvfrom/sendto; datagrams forwarded unchanged, no SRTP, no checks (the floor)"
+			refDesc = "C (" + version + ", -O2): one thread, epoll + recvfrom/sendto; " + floor
 		case o.ref == "c":
 			return fmt.Errorf("building the C reference relay: %w", err)
 		default:
-			refDesc = "Go on raw system calls, because no C compiler is usable (" + firstLine(err) + "): one locked thread, epoll + recvfrom/sendto; datagrams forwarded unchanged, no SRTP, no checks (the floor)"
+			refDesc = "Go on raw system calls, because no C compiler is usable (" + firstLine(err) + "): one locked thread, epoll + recvfrom/sendto; " + floor
 		}
 	}
+	// The floor doing byocp's SRTP work, where it can be built.
+	srtpRef, srtpDesc, srtpLib, srtpSkipped := srtpReference(o, dir)
 	zoom := "SRTP " + o.suite + " (SDES keys)"
 	if o.suite == "none" {
 		zoom = "plain RTP (-suite none)"
@@ -84,39 +89,86 @@ func run(args []string, w io.Writer) error {
 		byocpDesc += fmt.Sprintf("; GOMAXPROCS=%d", o.relayProcs)
 	}
 
-	r := reporter{w: w, o: o}
+	r := reporter{w: w, o: o, srtpLib: srtpLib, srtpSkipped: srtpSkipped}
 	r.header(args)
-	var rounds [][]*runResult
-	for round := range o.rounds {
+	specs := []runSpec{ref}
+	descs := []string{refDesc}
+	if srtpSkipped == "" {
+		specs = append(specs, srtpRef)
+		descs = append(descs, srtpDesc)
+	}
+	specs = append(specs, byocp)
+	descs = append(descs, byocpDesc)
+	if o.flood {
+		f := byocp
+		f.label, f.flood, f.profiles = "byocp + flood", true, false
+		specs = append(specs, f)
+		descs = append(descs, byocpDesc+"; call 0's side A port flooded")
+	}
+	var rounds []round
+	for n := range o.rounds {
 		if o.rounds > 1 {
-			fmt.Fprintf(w, "\n#### round %d of %d\n", round+1, o.rounds)
+			fmt.Fprintf(w, "\n#### round %d of %d\n", n+1, o.rounds)
 		}
-		var results []*runResult
-		specs := []runSpec{ref, byocp}
-		descs := []string{refDesc, byocpDesc}
-		if o.flood {
-			f := byocp
-			f.label, f.flood, f.profiles = "byocp + flood", true, false
-			specs = append(specs, f)
-			descs = append(descs, byocpDesc+"; call 0's side A port flooded")
-		}
+		var rd round
 		for i, spec := range specs {
-			spec.profiles = spec.profiles && round == 0
+			spec.profiles = spec.profiles && n == 0
 			res, err := runOne(o, spec)
 			if err != nil {
 				return fmt.Errorf("%s run: %w", spec.label, err)
 			}
-			var noFlood *runResult
-			if spec.flood {
-				noFlood = results[1]
+			r.result(res, descs[i], rd.byocp)
+			switch {
+			case spec.flood:
+				rd.flood = res
+			case spec.kind == kindByocp:
+				rd.byocp = res
+			case spec.kind == kindRefSRTP:
+				rd.srtp = res
+			default:
+				rd.floor = res
 			}
-			r.result(res, descs[i], noFlood)
-			results = append(results, res)
 		}
-		rounds = append(rounds, results)
+		rounds = append(rounds, rd)
 	}
 	r.summary(rounds)
 	return nil
+}
+
+// round is one round's runs; srtp and flood are nil where not run.
+type round struct{ floor, srtp, byocp, flood *runResult }
+
+// srtpReference builds the C reference relay with libsrtp2 and returns
+// its run, its description and libsrtp's version and crypto, or why it
+// is not run.
+func srtpReference(o *options, dir string) (spec runSpec, desc, lib, skipped string) {
+	spec = runSpec{label: "reference + libsrtp2", kind: kindRefSRTP}
+	switch {
+	case o.suite == "none":
+		return spec, "", "", "-suite none: byocp does no SRTP, so the floor is its reference"
+	case !refSRTPSuites[o.suite]:
+		return spec, "", "", "it does AES_CM_128_HMAC_SHA1_80 and _32, not " + o.suite
+	}
+	bin, version, err := buildRefC(dir, true)
+	var ee *exec.Error
+	switch {
+	case errors.As(err, &ee):
+		return spec, "", "", "no C compiler (" + firstLine(err) + ")"
+	case err != nil:
+		return spec, "", "", "libsrtp2 is not usable (" + firstLine(err) + "); apt-get install libsrtp2-dev"
+	}
+	out, err := exec.Command(bin, "version").Output()
+	if err != nil {
+		return spec, "", "", fmt.Sprintf("the relay built with libsrtp2 does not run (%v)", err)
+	}
+	spec.bin, lib = bin, strings.TrimSpace(string(out))
+	if os.Getenv("LIBSRTP2_CFLAGS")+os.Getenv("LIBSRTP2_LIBS") != "" {
+		cflags, libs := libsrtp2Flags()
+		lib += " from " + strings.Join(slices.Concat(cflags, libs), " ")
+	}
+	return spec, "C (" + version + ", -O2; " + lib + "): the floor plus byocp's SRTP work on side B: " +
+		"A->B srtp_protect with the call's side B local key, B->A srtp_unprotect with its remote key " +
+		"(replay window 64, failures dropped); two srtp_t per call, one per direction", lib, ""
 }
 
 func (o *options) check(ports, floodFrom string) error {

@@ -60,6 +60,7 @@ type carrierSection struct {
 	T38             string           `yaml:"t38"`
 	Latch           string           `yaml:"latch"`
 	DTMF            string           `yaml:"dtmf"`
+	RTCPMux         bool             `yaml:"rtcp_mux"`
 	Limits          limitsSection    `yaml:"limits"`
 	SessionTimers   timersSection    `yaml:"session_timers"`
 }
@@ -101,6 +102,7 @@ type zoomSection struct {
 	T38               string        `yaml:"t38"`
 	Latch             string        `yaml:"latch"`
 	DTMF              string        `yaml:"dtmf"`
+	RTCPMux           bool          `yaml:"rtcp_mux"`
 	Limits            limitsSection `yaml:"limits"`
 	SessionTimers     timersSection `yaml:"session_timers"`
 }
@@ -178,6 +180,7 @@ type mediaSection struct {
 	PortMin     int    `yaml:"port_min"`
 	PortMax     int    `yaml:"port_max"`
 	Workers     int    `yaml:"workers"`
+	Goroutines  bool   `yaml:"goroutines"`
 	PollWindow  string `yaml:"poll_window"`
 	Timeout     string `yaml:"timeout"`
 	HoldTimeout string `yaml:"hold_timeout"`
@@ -523,6 +526,7 @@ func (c carrierSection) build(errs *problems) trunk.Config {
 	tc.RelayT38 = parseT38("carrier.t38", c.T38, errs)
 	tc.Latch = parseLatch("carrier.latch", c.Latch, errs)
 	tc.DTMF = parseDTMF("carrier.dtmf", c.DTMF, errs)
+	tc.RTCPMux = c.RTCPMux
 	tc.Redirects = c.buildRedirects(tc.AllowedSources, errs)
 	return tc
 }
@@ -672,6 +676,7 @@ func (z zoomSection) build(errs *problems) peering.Config {
 	pc.RelayT38 = parseT38("zoom.t38", z.T38, errs)
 	pc.Latch = parseLatch("zoom.latch", z.Latch, errs)
 	pc.DTMF = parseDTMF("zoom.dtmf", z.DTMF, errs)
+	pc.RTCPMux = z.RTCPMux
 	return pc
 }
 
@@ -822,6 +827,9 @@ func (m mediaSection) build(errs *problems) (mc byocp.MediaConfig, timeout, hold
 	}
 	if mc.Engine.PollWindow = parseDuration("media.poll_window", m.PollWindow, errs); mc.Engine.PollWindow > media.MaxPollWindow {
 		errs.addf("media.poll_window", "%q is longer than %s", m.PollWindow, media.MaxPollWindow)
+	}
+	if mc.Goroutines = m.Goroutines; m.Goroutines && (m.Workers != 0 || m.PollWindow != "") {
+		errs.addf("media.goroutines", "true together with media.workers or media.poll_window")
 	}
 	timeout = parseLimitDuration("media.timeout", m.Timeout, true, errs)
 	holdTimeout = parseLimitDuration("media.hold_timeout", m.HoldTimeout, true, errs)

@@ -14,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/byocp/byocp/media"
 	"github.com/byocp/byocp/peering/peeringtest"
 	"github.com/byocp/byocp/sip"
 	"github.com/byocp/byocp/trunk"
@@ -143,6 +144,10 @@ func TestExampleConfig(t *testing.T) {
 	}
 	if b := cfg.Bridge; b.MediaTimeout != 60*time.Second || b.HoldTimeout != 2*time.Hour {
 		t.Errorf("media.timeout %v, media.hold_timeout %v; want 60s and 2h", b.MediaTimeout, b.HoldTimeout)
+	}
+	// RTCP multiplexing is not offered, the default.
+	if cfg.Bridge.Trunk.RTCPMux || p.RTCPMux {
+		t.Errorf("carrier.rtcp_mux %v, zoom.rtcp_mux %v; want false", cfg.Bridge.Trunk.RTCPMux, p.RTCPMux)
 	}
 	// REFER is refused from both sides by the example, the default.
 	if tr := cfg.Bridge.Trunk; tr.Refer != sip.ReferReject || p.Refer != sip.ReferReject || tr.RelayT38 || p.RelayT38 {
@@ -276,6 +281,13 @@ func TestBadConfig(t *testing.T) {
 				return strings.Replace(s, "port_max: 31999", "port_max: 31999\n  workers: 1\n  poll_window: 2ms", 1)
 			},
 			want: []string{`media.poll_window: "2ms" is longer than 1ms`},
+		},
+		{
+			name: "goroutines with workers",
+			edit: func(s string) string {
+				return strings.Replace(s, "port_max: 31999", "port_max: 31999\n  workers: 2\n  goroutines: true", 1)
+			},
+			want: []string{"media.goroutines: true together with media.workers"},
 		},
 		{
 			name: "port is not a number",
@@ -1005,5 +1017,55 @@ func TestCountryCodeQuotedOrNot(t *testing.T) {
 		if n := cfg.Bridge.Trunk.Numbering; n.CountryCode != "44" || n.NationalPrefix != "0" || n.Outbound != trunk.FormatNational {
 			t.Errorf("%s: numbering %+v", v, n)
 		}
+	}
+}
+
+// carrier.rtcp_mux and zoom.rtcp_mux turn on a=rtcp-mux in the SBC's
+// offers on that side (trunk.Config.RTCPMux, peering.Config.RTCPMux); off
+// by default. A value that is not a boolean names the key.
+func TestRTCPMuxKeys(t *testing.T) {
+	for _, tc := range []struct {
+		name, carrier, zoom   string
+		wantCarrier, wantZoom bool
+	}{
+		{name: "defaults"},
+		{name: "carrier", carrier: "  rtcp_mux: true\n", wantCarrier: true},
+		{name: "zoom", zoom: "  rtcp_mux: true\n", wantZoom: true},
+		{name: "both, explicit false on the carrier", carrier: "  rtcp_mux: false\n", zoom: "  rtcp_mux: true\n", wantZoom: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := strings.Replace(minimal, "carrier:\n", "carrier:\n"+tc.carrier, 1)
+			in = strings.Replace(in, "zoom:\n", "zoom:\n"+tc.zoom, 1)
+			cfg, err := loadConfig(writeConfig(t, in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Bridge.Trunk.RTCPMux != tc.wantCarrier || cfg.Bridge.Peering.RTCPMux != tc.wantZoom {
+				t.Errorf("rtcp_mux: carrier %v, zoom %v; want %v, %v", cfg.Bridge.Trunk.RTCPMux, cfg.Bridge.Peering.RTCPMux, tc.wantCarrier, tc.wantZoom)
+			}
+		})
+	}
+	_, err := loadConfig(writeConfig(t, strings.Replace(minimal, "carrier:\n", "carrier:\n  rtcp_mux: sometimes\n", 1)))
+	if err == nil || !strings.Contains(err.Error(), "carrier.rtcp_mux") {
+		t.Errorf("rtcp_mux: sometimes: %v, want an error naming carrier.rtcp_mux", err)
+	}
+}
+
+// media.goroutines gives the Bridge a goroutine per socket instead of its
+// default engine.
+func TestMediaGoroutinesKey(t *testing.T) {
+	cfg, err := loadConfig(writeConfig(t, minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Bridge.Media.Goroutines || cfg.Bridge.Media.Engine != (media.Engine{}) {
+		t.Errorf("default: %+v, want the Bridge's default engine", cfg.Bridge.Media)
+	}
+	cfg, err = loadConfig(writeConfig(t, strings.Replace(minimal, "  ip: 127.0.0.1\n", "  ip: 127.0.0.1\n  goroutines: true\n", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Bridge.Media.Goroutines {
+		t.Errorf("goroutines: true: %+v", cfg.Bridge.Media)
 	}
 }

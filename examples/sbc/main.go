@@ -277,7 +277,8 @@ func extKeyUsages(leaf *x509.Certificate) string {
 // milliseconds; media counters are per direction, and last_rtp (absent
 // when there was none) is when the direction's sending leg last sent valid
 // RTP, to 100 ms: after a "media timeout" it shows which leg went silent,
-// and when.
+// and when. rtt_carrier_ms and rtt_zoom_ms are each leg's round trip from
+// byocp, 0 when its peers' RTCP gave none.
 func logCDR(log *slog.Logger, rec byocp.CallRecord) {
 	attrs := []slog.Attr{
 		slog.String("id", rec.ID),
@@ -302,10 +303,15 @@ func logCDR(log *slog.Logger, rec byocp.CallRecord) {
 		slog.String("codec", rec.Codec),
 		slog.Group("media",
 			mediaAttr("carrier_to_zoom", rec.Media.AtoB, rec.MOSCarrierToZoom),
-			mediaAttr("zoom_to_carrier", rec.Media.BtoA, rec.MOSZoomToCarrier)),
+			mediaAttr("zoom_to_carrier", rec.Media.BtoA, rec.MOSZoomToCarrier),
+			slog.Float64("rtt_carrier_ms", milliseconds(rec.RTTCarrier)),
+			slog.Float64("rtt_zoom_ms", milliseconds(rec.RTTZoom))),
 	)
 	log.LogAttrs(context.Background(), slog.LevelInfo, "cdr", attrs...)
 }
+
+// milliseconds is d in milliseconds, to the microsecond.
+func milliseconds(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func mediaAttr(name string, d media.DirectionStats, mos float64) slog.Attr {
 	attrs := []any{
@@ -322,7 +328,7 @@ func mediaAttr(name string, d media.DirectionStats, mos float64) slog.Attr {
 		slog.Uint64("relatched", d.Relatched),
 		slog.Int64("expected", d.Quality.Expected),
 		slog.Int64("lost", d.Quality.Lost),
-		slog.Float64("jitter_ms", float64(d.Quality.Jitter.Microseconds())/1000),
+		slog.Float64("jitter_ms", milliseconds(d.Quality.Jitter)),
 		slog.Float64("mos", float64(int(mos*100))/100),
 	}
 	if !d.LastRTP.IsZero() {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/byocp/byocp"
+	"github.com/byocp/byocp/media"
 	"github.com/byocp/byocp/peering/peeringtest"
 	"github.com/byocp/byocp/trunk/trunktest"
 )
@@ -449,4 +451,22 @@ func hasMsg(lines []map[string]any, msg string) bool {
 		}
 	}
 	return false
+}
+
+// A cdr line carries each direction's loss, jitter and MOS, and each
+// leg's round trip.
+func TestLogCDRQuality(t *testing.T) {
+	var buf bytes.Buffer
+	rec := byocp.CallRecord{ID: "c1", MOSCarrierToZoom: 4.1234, RTTCarrier: 12500 * time.Microsecond, RTTZoom: 80 * time.Millisecond}
+	rec.Media.AtoB.Quality = media.Quality{Expected: 100, Lost: 2, Jitter: 1500 * time.Microsecond, RTT: rec.RTTCarrier}
+	logCDR(slog.New(slog.NewJSONHandler(&buf, nil)), rec)
+	lines := logLines(t, buf.String())
+	if len(lines) != 1 {
+		t.Fatalf("%d lines: %s", len(lines), buf.String())
+	}
+	m, _ := lines[0]["media"].(map[string]any)
+	d, _ := m["carrier_to_zoom"].(map[string]any)
+	if m["rtt_carrier_ms"] != 12.5 || m["rtt_zoom_ms"] != 80.0 || d["lost"] != 2.0 || d["jitter_ms"] != 1.5 || d["mos"] != 4.12 {
+		t.Errorf("cdr media %v", m)
+	}
 }

@@ -115,6 +115,13 @@ type Config struct {
 	// SDP instead of its media socket's: a peer behind NAT, whose RTP
 	// comes from an address its SDP does not name.
 	SDPMediaIP netip.Addr
+	// RTCPMux puts a=rtcp-mux (RFC 5761) in the peer's offers and in its
+	// answers to offers that have it; without it the peer ignores
+	// a=rtcp-mux (rtcp.go).
+	RTCPMux bool
+	// RTCPPort gives each call an RTCP port of its own, named in a=rtcp
+	// (RFC 3605) in the peer's SDP (rtcp.go).
+	RTCPPort bool
 }
 
 // Peer is a fake SIP peer with media.
@@ -398,6 +405,8 @@ func (c *Call) firstAudio() (sdp.Media, error) {
 		Formats:   cfg.Formats,
 		Ptime:     20,
 		Direction: sdp.SendRecv,
+		RTCP:      c.rtcpSDP(),
+		RTCPMux:   cfg.RTCPMux,
 	}
 	if cfg.SRTP {
 		m.Proto = sdp.ProtoRTPSAVP
@@ -450,6 +459,13 @@ func (p *Peer) newCall(incoming bool, remote netip.Addr) (*Call, error) {
 	c.version, c.maxVersion = c.origin.Version, c.origin.Version
 	if p.cfg.Expect != 0 {
 		m.ExpectStream(p.cfg.Expect)
+	}
+	if p.cfg.RTCPPort {
+		if c.rtcpAddr, err = m.OpenRTCP(); err != nil {
+			_ = m.Close()
+			cancel()
+			return nil, err
+		}
 	}
 	if !p.track(c) {
 		_ = m.Close()
@@ -626,6 +642,8 @@ type Call struct {
 	// T.38 (t38.go): the UDPTL socket, opened for the first image stream.
 	udptl       *udptlPort
 	udptlClosed bool // the call is over: no socket opens any more
+
+	rtcpAddr netip.AddrPort // the call's RTCP port with Config.RTCPPort (rtcp.go); zero without
 }
 
 func (c *Call) established(l leg) {

@@ -34,6 +34,12 @@ type negotiated struct {
 	codec  sdp.Format      // the codec, numbered as the far end receives it
 	dir    sdp.Direction   // from this peer's point of view
 
+	// RTCP (rtcp.go): multiplexed on the RTP ports (both SDPs have
+	// a=rtcp-mux), else sent to rtcp (the far end's a=rtcp; zero = the
+	// port after remote's).
+	rtcpMux bool
+	rtcp    netip.AddrPort
+
 	// The T.38 image stream (t38.go); the audio fields above stay as they
 	// were while the SDP has no audio stream.
 	t38   bool           // an image stream is negotiated
@@ -163,8 +169,8 @@ func (c *Call) buildAnswer(off sdp.Media, o answerOpts) (sdp.Media, negotiated, 
 		return sdp.Media{}, negotiated{}, sdp.ErrNoCommonCodec
 	}
 	ans := sdp.Media{Addr: c.peer.sdpIP(), Port: port, Proto: sdp.ProtoRTPAVP, Formats: formats, Ptime: 20,
-		Direction: intersect(want, reverse(effective(off)))}
-	n := negotiated{remote: mediaTarget(off, cur.remote), codec: codec, dir: ans.Direction}
+		Direction: intersect(want, reverse(effective(off))), RTCP: c.rtcpSDP(), RTCPMux: cfg.RTCPMux && off.RTCPMux}
+	n := negotiated{remote: mediaTarget(off, cur.remote), codec: codec, dir: ans.Direction, rtcpMux: ans.RTCPMux, rtcp: off.RTCP}
 	if cfg.SRTP {
 		if off.Proto != sdp.ProtoRTPSAVP {
 			return sdp.Media{}, negotiated{}, fmt.Errorf("offer is %s, want RTP/SAVP", off.Proto)
@@ -215,7 +221,8 @@ func (c *Call) takeAudioAnswer(offer, ans sdp.Media) (sdp.Media, negotiated, err
 	c.mu.Lock()
 	keep := c.neg.remote
 	c.mu.Unlock()
-	n := negotiated{remote: mediaTarget(ans, keep), codec: codec, dir: intersect(offer.Direction, reverse(effective(ans)))}
+	n := negotiated{remote: mediaTarget(ans, keep), codec: codec, dir: intersect(offer.Direction, reverse(effective(ans))),
+		rtcpMux: offer.RTCPMux && ans.RTCPMux, rtcp: ans.RTCP}
 	if c.peer.cfg.SRTP {
 		if len(ans.Crypto) != 1 {
 			return sdp.Media{}, negotiated{}, fmt.Errorf("answer has %d crypto lines, want 1", len(ans.Crypto))
@@ -250,6 +257,7 @@ func (c *Call) reoffer(dir sdp.Direction, codec string, newKey bool, port netip.
 		}
 	}
 	m.Direction = dir
+	m.RTCP, m.RTCPMux = c.rtcpSDP(), c.peer.cfg.RTCPMux
 	if port.IsValid() {
 		m.Port = int(port.Port())
 	}
@@ -321,6 +329,7 @@ func (c *Call) commit(local session, body []byte, version uint64, remoteBody []b
 		if err := c.media.Configure(n.remote, n.keys, n.codec.PayloadType, c.peer.cfg.Stream); err != nil {
 			return err
 		}
+		c.media.ConfigureRTCP(n.rtcpMux, n.rtcp)
 	}
 	c.mu.Lock()
 	c.local, c.localSDP, c.version = local, body, version
@@ -357,6 +366,7 @@ func (c *Call) earlyAnswer(offer sdp.Media, body []byte) error {
 	if err := c.media.Configure(n.remote, n.keys, n.codec.PayloadType, c.peer.cfg.Stream); err != nil {
 		return err
 	}
+	c.media.ConfigureRTCP(n.rtcpMux, n.rtcp)
 	c.mu.Lock()
 	c.remoteSDP, c.neg = body, n
 	c.mu.Unlock()

@@ -45,13 +45,29 @@ type Stats struct {
 	Received   uint64 // datagrams received
 	Intact     uint64 // received with an intact pattern, matching sequence number and expected stream
 	Corrupt    uint64 // received RTP whose payload is not an intact pattern of the expected stream
-	AuthFailed uint64 // received SRTP that did not decrypt (or no RemoteKey yet)
+	AuthFailed uint64 // received SRTP or SRTCP that did not decrypt (or no RemoteKey yet)
 	NotRTP     uint64 // received datagrams that are not RTP
+	// SSRC is the SSRC of the last RTP packet received; SSRCChanges
+	// counts the times it changed from one packet to the next, SeqJumps
+	// the packets of an unchanged SSRC whose sequence number did not
+	// follow the previous packet's. A relay that keeps its stream
+	// continuous leaves both at 0.
+	SSRC        uint32
+	SSRCChanges uint64
+	SeqJumps    uint64
+	// Resyncs counts packets with the marker bit that moved the expected
+	// sequence number: a sender that carries another source onto its
+	// stream renumbers it and marks its first packet, after which the
+	// pattern's sequence number plus the new offset is what is intact.
+	Resyncs uint64
+	RTCP    uint64 // received RTCP multiplexed on the RTP port (RFC 5761), kept (see RTCP)
 }
 
 // Peer is a UDP media endpoint. Listen starts its receiver goroutine;
 // Close stops it. A Peer sends from one port; Open binds another one that
-// receives too, and Use moves the Peer to it (a media move).
+// receives too, and Use moves the Peer to it (a media move). RTCP
+// (rtcp.go) is sent by SendRTCP and kept when it arrives, multiplexed on
+// the RTP port or on the RTCP port of OpenRTCP.
 type Peer struct {
 	ip netip.Addr
 	wg sync.WaitGroup // one receiver goroutine per open port
@@ -69,6 +85,10 @@ type Peer struct {
 	pt     uint8
 	stream byte
 
+	rtcpConn   *net.UDPConn   // the RTCP port of OpenRTCP; nil = none
+	rtcpMux    bool           // SendRTCP sends on the RTP port
+	rtcpRemote netip.AddrPort // where SendRTCP sends without rtcpMux; zero = remote's port + 1
+
 	sendMu sync.Mutex // one Send at a time; guards the stream state below
 	ssrc   uint32
 	seq    uint16
@@ -77,14 +97,25 @@ type Peer struct {
 	// RFC 4733 events received: packets, and the digits of the ended
 	// ones (once per event), under recvMu.
 	eventPackets atomic.Uint64
-	digits       []byte
-	lastEventTS  uint32
-	anyEvent     bool
+	// The received stream, under recvMu: header sequence numbers are the
+	// pattern's plus seqOff (event packets and marked resyncs move it).
+	seqOff                         uint16
+	seen                           bool
+	lastSSRC                       atomic.Uint32
+	lastSeq                        uint16
+	ssrcChanges, seqJumps, resyncs atomic.Uint64
+	digits                         []byte
+	lastEventTS                    uint32
+	anyEvent                       bool
 
-	expect                                              atomic.Int32 // -1 = any stream
-	sent, received, intact, corrupt, authFailed, notRTP atomic.Uint64
-	closeOnce                                           sync.Once
-	closeErr                                            error
+	// RTCP received, under recvMu; rtcpNotify is closed when more comes.
+	rtcpGot    []RTCPPacket
+	rtcpNotify chan struct{}
+
+	expect                                                    atomic.Int32 // -1 = any stream
+	sent, received, intact, corrupt, authFailed, notRTP, rtcp atomic.Uint64
+	closeOnce                                                 sync.Once
+	closeErr                                                  error
 }
 
 // bind binds a UDP port on ip, the OS picking the number.
@@ -330,12 +361,17 @@ func (p *Peer) write(conn *net.UDPConn, wire []byte, remote netip.AddrPort) erro
 // Stats returns the counters.
 func (p *Peer) Stats() Stats {
 	return Stats{
-		Sent:       p.sent.Load(),
-		Received:   p.received.Load(),
-		Intact:     p.intact.Load(),
-		Corrupt:    p.corrupt.Load(),
-		AuthFailed: p.authFailed.Load(),
-		NotRTP:     p.notRTP.Load(),
+		Sent:        p.sent.Load(),
+		Received:    p.received.Load(),
+		Intact:      p.intact.Load(),
+		Corrupt:     p.corrupt.Load(),
+		AuthFailed:  p.authFailed.Load(),
+		NotRTP:      p.notRTP.Load(),
+		SSRC:        p.lastSSRC.Load(),
+		SSRCChanges: p.ssrcChanges.Load(),
+		SeqJumps:    p.seqJumps.Load(),
+		Resyncs:     p.resyncs.Load(),
+		RTCP:        p.rtcp.Load(),
 	}
 }
 
@@ -348,6 +384,9 @@ func (p *Peer) Close() error {
 		conns := []*net.UDPConn{p.conn}
 		for _, c := range p.extra {
 			conns = append(conns, c)
+		}
+		if p.rtcpConn != nil {
+			conns = append(conns, p.rtcpConn)
 		}
 		p.extra = nil
 		p.mu.Unlock()
@@ -385,6 +424,12 @@ func (p *Peer) receive(conn *net.UDPConn) {
 // classify decrypts and checks one datagram and returns the counter its
 // outcome belongs to.
 func (p *Peer) classify(data, plain []byte, pkt *rtp.Packet) *atomic.Uint64 {
+	if isRTCP(data) {
+		if p.keepRTCP(data, plain, true) {
+			return &p.rtcp
+		}
+		return &p.authFailed
+	}
 	if len(data) < 12 || data[0]>>6 != 2 {
 		return &p.notRTP
 	}
@@ -403,7 +448,18 @@ func (p *Peer) classify(data, plain []byte, pkt *rtp.Packet) *atomic.Uint64 {
 	if err := pkt.Unmarshal(data); err != nil {
 		return &p.notRTP
 	}
+	if p.seen {
+		switch {
+		case pkt.SSRC != p.lastSSRC.Load():
+			p.ssrcChanges.Add(1)
+		case pkt.SequenceNumber != p.lastSeq+1:
+			p.seqJumps.Add(1)
+		}
+	}
+	p.seen, p.lastSeq = true, pkt.SequenceNumber
+	p.lastSSRC.Store(pkt.SSRC)
 	if len(pkt.Payload) == 4 && pkt.PayloadType >= 96 {
+		p.seqOff++
 		// An RFC 4733 event (telephone-event is dynamic): it takes
 		// sequence numbers of the stream, which the audio after it skips.
 		if pkt.Payload[1]&0x80 != 0 && (!p.anyEvent || p.lastEventTS != pkt.Timestamp) && pkt.Payload[0] < 16 {
@@ -413,7 +469,11 @@ func (p *Peer) classify(data, plain []byte, pkt *rtp.Packet) *atomic.Uint64 {
 		return &p.eventPackets // counted under recvMu, before the next packet is classified
 	}
 	stream, seq, ok := CheckPayload(pkt.Payload)
-	if want := p.expect.Load(); ok && seq+uint16(p.eventPackets.Load()) == pkt.SequenceNumber && (want < 0 || int32(stream) == want) {
+	if ok && pkt.Marker && seq+p.seqOff != pkt.SequenceNumber {
+		p.seqOff = pkt.SequenceNumber - seq
+		p.resyncs.Add(1)
+	}
+	if want := p.expect.Load(); ok && seq+p.seqOff == pkt.SequenceNumber && (want < 0 || int32(stream) == want) {
 		return &p.intact
 	}
 	return &p.corrupt

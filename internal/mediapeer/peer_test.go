@@ -185,3 +185,60 @@ func TestMove(t *testing.T) {
 		t.Fatalf("Open after Close: %v", err)
 	}
 }
+
+// TestRTCP: RTCP goes multiplexed on the RTP ports, or to an RTCP port
+// opened with OpenRTCP from the sender's own; SRTCP is protected and
+// checked with the stream's keys, and arrives decrypted.
+func TestRTCP(t *testing.T) {
+	sr := []byte{0x80, 200, 0, 6, 0, 0, 0, 7, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 160, 0, 0, 0, 1, 0, 0, 0, 160}
+	for _, suite := range []string{"", "AES_CM_128_HMAC_SHA1_80"} {
+		t.Run(suite, func(t *testing.T) {
+			a, b := pair(t)
+			var ka, kb *Keys
+			if suite != "" {
+				k1, k2 := key(t, 30), key(t, 30)
+				ka, kb = &Keys{Suite: suite, LocalKey: k1, RemoteKey: k2}, &Keys{Suite: suite, LocalKey: k2, RemoteKey: k1}
+			}
+			if err := a.SendRTCP(sr); !errors.Is(err, ErrNotConfigured) {
+				t.Fatalf("SendRTCP before Configure: %v", err)
+			}
+			if err := a.Configure(b.Addr(), ka, 0, 1); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Configure(a.Addr(), kb, 0, 2); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.SendRTCP(sr[:4]); err == nil {
+				t.Fatal("SendRTCP sent a packet that is not RTCP")
+			}
+			a.ConfigureRTCP(true, netip.AddrPort{})
+			if err := a.SendRTCP(sr); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			got, err := b.WaitRTCP(ctx, 1)
+			if err != nil || string(got[0].Data) != string(sr) || !got[0].Muxed || b.Stats().RTCP != 1 {
+				t.Fatalf("muxed: %+v (%v), stats %+v", got, err, b.Stats())
+			}
+			port, err := b.OpenRTCP()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again, _ := b.OpenRTCP(); again != port {
+				t.Fatalf("OpenRTCP again: %s, want %s", again, port)
+			}
+			a.ConfigureRTCP(false, port)
+			if err := a.SendRTCP(sr); err != nil {
+				t.Fatal(err)
+			}
+			got, err = b.WaitRTCP(ctx, 2)
+			if err != nil || string(got[1].Data) != string(sr) || got[1].Muxed || b.Stats().RTCP != 1 {
+				t.Fatalf("on the RTCP port: %+v (%v), stats %+v", got, err, b.Stats())
+			}
+			if s := b.Stats(); s.Corrupt+s.NotRTP+s.AuthFailed != 0 {
+				t.Fatalf("stats %+v", s)
+			}
+		})
+	}
+}

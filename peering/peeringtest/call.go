@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/byocp/byocp/internal/fakepeer"
+	"github.com/byocp/byocp/internal/mediapeer"
 	"github.com/byocp/byocp/sdp"
 	"github.com/byocp/byocp/sip"
 	"github.com/byocp/byocp/trunk/trunktest"
@@ -98,6 +99,10 @@ type MediaStats = trunktest.MediaStats
 // UDPTL is not encrypted: a T.38 image stream is plain UDPTL on the Zoom
 // leg too.
 type UDPTLStats = trunktest.UDPTLStats
+
+// RTCPPacket is an RTCP packet a call received (see Call.RTCP). It is the
+// fake carrier's type.
+type RTCPPacket = trunktest.RTCPPacket
 
 // Talker is the other end of Call.TalkWith: a *Call of either test peer,
 // this package's or a *trunktest.Call. It is trunktest's type, so that the
@@ -381,6 +386,46 @@ func (c *Call) UDPTLStats() UDPTLStats { return UDPTLStats(c.c.UDPTLStats()) }
 // first T.38 image stream and kept until the call ends. It is the zero
 // AddrPort before.
 func (c *Call) UDPTLAddr() netip.AddrPort { return c.c.UDPTLAddr() }
+
+// SendRTCP sends pkt, a plain RTCP compound packet the test built (a
+// sender or receiver report, say), to the SBC as the call's last
+// offer/answer exchange says: on the RTP ports when it multiplexes RTCP
+// (RTCPMux), otherwise from the call's RTCP port (Config.RTCPPort) or its
+// RTP port to the SBC's RTCP port, the one after its RTP port. It is sent
+// as SRTCP with the call's key. It returns an error when pkt is not RTCP
+// or the SBC's address is not known.
+func (c *Call) SendRTCP(pkt []byte) error { return c.c.SendRTCP(pkt) }
+
+// RTCP returns the RTCP packets that arrived on the call's RTP port or
+// its RTCP port, oldest first, whatever their source. SRTCP is
+// decrypted; what does not authenticate is dropped.
+func (c *Call) RTCP() []RTCPPacket { return rtcpPackets(c.c.RTCP()) }
+
+// WaitRTCP waits until at least n RTCP packets arrived (see RTCP) and
+// returns them all. It returns what arrived and an error when ctx ends or
+// the call ends first.
+func (c *Call) WaitRTCP(ctx context.Context, n int) ([]RTCPPacket, error) {
+	got, err := c.c.WaitRTCP(ctx, n)
+	return rtcpPackets(got), err
+}
+
+// RTCPMux reports whether the call's last offer/answer exchange
+// multiplexes RTCP on the RTP ports (RFC 5761): the Zoom peer's SDP and the
+// SBC's both have a=rtcp-mux.
+func (c *Call) RTCPMux() bool { return c.c.RTCPMux() }
+
+// RTCPAddr is the local address of the call's RTCP port with
+// Config.RTCPPort; the zero AddrPort without.
+func (c *Call) RTCPAddr() netip.AddrPort { return c.c.RTCPAddr() }
+
+// rtcpPackets converts the RTCP packets of the fake peers' engine.
+func rtcpPackets(in []mediapeer.RTCPPacket) []RTCPPacket {
+	out := make([]RTCPPacket, len(in))
+	for i, p := range in {
+		out[i] = RTCPPacket(p)
+	}
+	return out
+}
 
 // Hangup ends the call: with BYE when it is answered and still up, or, for
 // a received call not yet answered, by rejecting it with 480. It returns

@@ -62,6 +62,16 @@
 // background while a test waits for timers, and Call.StopAudio stops it,
 // for the SBC's media timeout.
 //
+// # RTCP
+//
+// A call sends RTCP only when a test asks: Call.SendRTCP sends a packet
+// the test built, as SRTCP. Config.RTCPMux makes the Zoom peer offer and
+// accept a=rtcp-mux (RFC 5761), multiplexing RTCP on the RTP ports when
+// the SBC agrees (Call.RTCPMux); Config.RTCPPort gives each call an RTCP
+// port of its own, named in a=rtcp (RFC 3605). Call.RTCP and
+// Call.WaitRTCP return the SRTCP that arrived, decrypted, and whether it
+// came multiplexed.
+//
 // # T.38 fax
 //
 // Call.Reinvite with ReinviteOptions.T38 switches a call to fax as a
@@ -162,6 +172,19 @@ type Config struct {
 	// RefreshWithReinvite makes the Zoom peer refresh sessions with a
 	// re-INVITE (its unchanged SDP) even when the SBC allows UPDATE.
 	RefreshWithReinvite bool
+	// RTCPMux makes the Zoom peer support RTCP multiplexing (RFC 5761): its
+	// offers have a=rtcp-mux, and so do its answers to offers that have
+	// it; once both SDPs of an exchange have it, Call.SendRTCP sends on
+	// the RTP port and the SBC's RTCP is expected there (Call.RTCPMux).
+	// Without it, the Zoom peer ignores a=rtcp-mux in the SBC's offers.
+	RTCPMux bool
+	// RTCPPort gives each call an RTCP port of its own (Call.RTCPAddr, the
+	// system picks the number), written in the Zoom peer's SDP as a=rtcp (RFC
+	// 3605): without multiplexing, RTCP is sent from it and the SBC's
+	// arrives on it. Without RTCPPort a call receives RTCP only
+	// multiplexed on its RTP port, and sends it from there to the port
+	// after the SBC's RTP port.
+	RTCPPort bool
 }
 
 // Zoom is a fake Zoom Phone BYOC-P peer: a SIP user agent speaking SIP over
@@ -229,6 +252,8 @@ func NewZoom(cfg Config) (*Zoom, error) {
 		MinSE:               cfg.MinSE,
 		NoSessionTimer:      cfg.NoSessionTimer,
 		RefreshWithReinvite: cfg.RefreshWithReinvite,
+		RTCPMux:             cfg.RTCPMux,
+		RTCPPort:            cfg.RTCPPort,
 	}, cfg.Behavior.internal())
 	if err != nil {
 		return nil, err

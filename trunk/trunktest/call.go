@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/byocp/byocp/internal/fakepeer"
+	"github.com/byocp/byocp/internal/mediapeer"
 	"github.com/byocp/byocp/sdp"
 	"github.com/byocp/byocp/sip"
 )
@@ -188,7 +189,9 @@ type MediaStats struct {
 	// Intact counts RTP packets (decrypted, for SRTP) whose payload is an
 	// unaltered pattern of the expected stream (the other peer's) and
 	// whose sequence number is the one the pattern carries: audio that
-	// crossed the SBC untouched.
+	// crossed the SBC untouched. The sequence number may differ from the
+	// pattern's by a constant offset that RFC 4733 event packets moved,
+	// or that a packet with the marker bit set (see Resyncs).
 	Intact uint64
 	// Corrupt counts RTP packets whose payload is not such a pattern:
 	// altered, truncated, renumbered, or of another stream (a carrier
@@ -199,6 +202,25 @@ type MediaStats struct {
 	AuthFailed uint64
 	// NotRTP counts datagrams that are not RTP version 2.
 	NotRTP uint64
+	// SSRC is the SSRC of the last RTP packet received. SSRCChanges
+	// counts the times it changed from one packet to the next, and
+	// SeqJumps the packets of an unchanged SSRC whose sequence number
+	// did not follow the previous one's. An SBC that keeps the stream it
+	// sends continuous, also across a transfer or a media move, leaves
+	// both at 0.
+	SSRC        uint32
+	SSRCChanges uint64
+	SeqJumps    uint64
+	// Resyncs counts marked packets (the marker bit set) that moved the
+	// offset between the pattern's sequence numbers and the packets':
+	// the SBC carried another source onto the stream (byocp does when
+	// signalling changes the other leg's peer).
+	Resyncs uint64
+	// RTCP counts RTCP packets that arrived multiplexed on the call's
+	// media port (RFC 5761; decrypted, for SRTCP), whether or not a=rtcp-mux
+	// was negotiated. Call.RTCP lists them, with those of the call's RTCP
+	// port (Config.RTCPPort).
+	RTCP uint64
 }
 
 // UDPTLStats counts the T.38 fax datagrams of one call (see
@@ -211,6 +233,16 @@ type UDPTLStats struct {
 	// Received is the number of datagrams that arrived on the call's
 	// UDPTL port (Call.UDPTL lists them).
 	Received uint64
+}
+
+// RTCPPacket is an RTCP packet a call received (see Call.RTCP). The fake
+// Zoom peer (package peeringtest) uses the same type.
+type RTCPPacket struct {
+	// Data is the packet as it arrived; decrypted, for SRTCP.
+	Data []byte
+	// Muxed reports that it arrived multiplexed on the call's RTP port
+	// (RFC 5761) rather than on its RTCP port (Config.RTCPPort).
+	Muxed bool
 }
 
 // Talker is the other end of Call.TalkWith: a *Call of either test peer,
@@ -496,6 +528,44 @@ func (c *Call) UDPTLStats() UDPTLStats { return UDPTLStats(c.c.UDPTLStats()) }
 // first T.38 image stream and kept until the call ends. It is the zero
 // AddrPort before.
 func (c *Call) UDPTLAddr() netip.AddrPort { return c.c.UDPTLAddr() }
+
+// SendRTCP sends pkt, a plain RTCP compound packet the test built (a
+// sender or receiver report, say), to the SBC as the call's last
+// offer/answer exchange says: on the RTP ports when it multiplexes RTCP
+// (RTCPMux), otherwise from the call's RTCP port (Config.RTCPPort) or its
+// RTP port to the SBC's RTCP port, the one after its RTP port. It returns
+// an error when pkt is not RTCP or the SBC's address is not known.
+func (c *Call) SendRTCP(pkt []byte) error { return c.c.SendRTCP(pkt) }
+
+// RTCP returns the RTCP packets that arrived on the call's RTP port or
+// its RTCP port, oldest first, whatever their source.
+func (c *Call) RTCP() []RTCPPacket { return rtcpPackets(c.c.RTCP()) }
+
+// WaitRTCP waits until at least n RTCP packets arrived (see RTCP) and
+// returns them all. It returns what arrived and an error when ctx ends or
+// the call ends first.
+func (c *Call) WaitRTCP(ctx context.Context, n int) ([]RTCPPacket, error) {
+	got, err := c.c.WaitRTCP(ctx, n)
+	return rtcpPackets(got), err
+}
+
+// RTCPMux reports whether the call's last offer/answer exchange
+// multiplexes RTCP on the RTP ports (RFC 5761): the carrier's SDP and the
+// SBC's both have a=rtcp-mux.
+func (c *Call) RTCPMux() bool { return c.c.RTCPMux() }
+
+// RTCPAddr is the local address of the call's RTCP port with
+// Config.RTCPPort; the zero AddrPort without.
+func (c *Call) RTCPAddr() netip.AddrPort { return c.c.RTCPAddr() }
+
+// rtcpPackets converts the RTCP packets of the fake peers' engine.
+func rtcpPackets(in []mediapeer.RTCPPacket) []RTCPPacket {
+	out := make([]RTCPPacket, len(in))
+	for i, p := range in {
+		out[i] = RTCPPacket(p)
+	}
+	return out
+}
 
 // Hangup ends the call: with BYE when it is answered and still up, or, for
 // a received call not yet answered, by rejecting it with 480. It returns

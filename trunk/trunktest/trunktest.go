@@ -61,6 +61,15 @@
 // carrier a lossy UDP peer that loses the first copy of the response to
 // its re-INVITEs.
 //
+// # RTCP
+//
+// A call sends RTCP only when a test asks: Call.SendRTCP sends a packet
+// the test built. Config.RTCPMux makes the carrier offer and accept
+// a=rtcp-mux (RFC 5761), multiplexing RTCP on the RTP ports when the SBC
+// agrees (Call.RTCPMux); Config.RTCPPort gives each call an RTCP port of
+// its own, named in a=rtcp (RFC 3605). Call.RTCP and Call.WaitRTCP return
+// the RTCP that arrived, and whether it came multiplexed.
+//
 // # T.38 fax
 //
 // Call.Reinvite with ReinviteOptions.T38 switches a call to fax as a
@@ -147,6 +156,19 @@ type Config struct {
 	// for the SBC's latching. Use a loopback address nobody listens on
 	// (e.g. 127.0.0.9), so that media sent to it goes nowhere.
 	SDPMediaIP netip.Addr
+	// RTCPMux makes the carrier support RTCP multiplexing (RFC 5761): its
+	// offers have a=rtcp-mux, and so do its answers to offers that have
+	// it; once both SDPs of an exchange have it, Call.SendRTCP sends on
+	// the RTP port and the SBC's RTCP is expected there (Call.RTCPMux).
+	// Without it, the carrier ignores a=rtcp-mux in the SBC's offers.
+	RTCPMux bool
+	// RTCPPort gives each call an RTCP port of its own (Call.RTCPAddr, the
+	// system picks the number), written in the carrier's SDP as a=rtcp (RFC
+	// 3605): without multiplexing, RTCP is sent from it and the SBC's
+	// arrives on it. Without RTCPPort a call receives RTCP only
+	// multiplexed on its RTP port, and sends it from there to the port
+	// after the SBC's RTP port.
+	RTCPPort bool
 }
 
 // Carrier is a fake PSTN carrier: a SIP user agent on a loopback port with
@@ -179,6 +201,8 @@ func NewCarrier(cfg Config) (*Carrier, error) {
 		RefreshWithReinvite:       cfg.RefreshWithReinvite,
 		DropFirstReinviteResponse: cfg.DropFirstReinviteResponse,
 		SDPMediaIP:                cfg.SDPMediaIP,
+		RTCPMux:                   cfg.RTCPMux,
+		RTCPPort:                  cfg.RTCPPort,
 	}, cfg.Behavior.internal())
 	if err != nil {
 		return nil, err
